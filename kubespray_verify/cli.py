@@ -1,0 +1,40 @@
+"""The `kubespray-verify` command: `expected`, `lab ...`.
+
+Every error the suite raises on purpose (`VerifyError`) is printed as one
+line on stderr with exit status 2; nothing here prints a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kubespray_verify.errors import VerifyError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kubespray-verify", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    from kubespray_verify import expected_cli
+    from kubespray_verify.lab import cli as lab_cli
+
+    expected_cli.register(sub)
+    lab_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except VerifyError as exc:
+        print(f"kubespray-verify: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

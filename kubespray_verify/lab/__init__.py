@@ -1,0 +1,1 @@
+"""The local air-gapped Kubespray site: mirrors, registries and nodes in network namespaces."""

@@ -1,0 +1,148 @@
+"""Plain data: what a node is expected to hold.
+
+Nothing here does I/O. The resolver (`expected.py`) builds these values; the
+checks, the lab and the reports read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal, Optional, Union
+
+FactsSource = Literal["inventory", "node", "default"]
+
+
+@dataclass(frozen=True)
+class FileItem:
+    """A file Kubespray downloads to `dest` on a node (a `downloads:` item with `file: true`)."""
+
+    name: str
+    url: str
+    dest: str
+    checksum: Optional[str]  # "algo:hex", lowercase; None when the item pins none
+    unarchive: bool
+    owner: str
+    mode: Optional[str]
+    groups: tuple[str, ...]
+    delegate: bool = False  # present on this host only as the download_delegate
+
+    kind: Literal["file"] = "file"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["groups"] = list(self.groups)
+        return _ordered(data, ("name", "kind", "url", "dest", "checksum", "unarchive", "owner", "mode", "groups", "delegate"))
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """A container image Kubespray pulls on a node (`container: true`, or a kubeadm image)."""
+
+    name: str
+    repo: str
+    tag: str
+    digest: Optional[str]  # "sha256:hex", lowercase; None when not pinned
+    groups: tuple[str, ...]
+    delegate: bool = False
+
+    kind: Literal["image"] = "image"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repo}:{self.tag}"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["groups"] = list(self.groups)
+        return _ordered(data, ("name", "kind", "repo", "tag", "digest", "groups", "delegate"))
+
+
+Item = Union[FileItem, ImageItem]
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """An item that could not be resolved for a host (undefined variable, missing checksum...)."""
+
+    name: str
+    error: str
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "error": self.error}
+
+
+@dataclass
+class HostExpectation:
+    host: str
+    arch: str  # Kubespray's image_arch: amd64, arm64...
+    facts_source: FactsSource
+    items: list[Item] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+
+    def item(self, name: str) -> Optional[Item]:
+        return next((i for i in self.items if i.name == name), None)
+
+    def to_json(self) -> dict:
+        return {
+            "arch": self.arch,
+            "facts_source": self.facts_source,
+            "items": [i.to_json() for i in self.items],
+            "errors": [e.to_json() for e in self.errors],
+        }
+
+
+@dataclass
+class DownloadDelegate:
+    """Kubespray's "pull once, push many": who downloads for everyone."""
+
+    run_once: bool
+    host: Optional[str]  # an inventory host, "localhost", or None when run_once is off
+
+    def to_json(self) -> dict:
+        return {"run_once": self.run_once, "host": self.host}
+
+
+@dataclass
+class ExpectedState:
+    kubespray_dir: str
+    kubespray_version: str
+    hosts: dict[str, HostExpectation]
+    download: DownloadDelegate = field(default_factory=lambda: DownloadDelegate(False, None))
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "kubespray": {"dir": self.kubespray_dir, "version": self.kubespray_version},
+            "download": self.download.to_json(),
+            "notes": list(self.notes),
+            "hosts": {name: h.to_json() for name, h in self.hosts.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ExpectedState":
+        hosts = {}
+        for name, h in data["hosts"].items():
+            items: list[Item] = []
+            for raw in h["items"]:
+                raw = dict(raw)
+                raw["groups"] = tuple(raw["groups"])
+                kind = raw.pop("kind")
+                items.append(FileItem(**raw) if kind == "file" else ImageItem(**raw))
+            hosts[name] = HostExpectation(
+                host=name,
+                arch=h["arch"],
+                facts_source=h["facts_source"],
+                items=items,
+                errors=[ItemError(**e) for e in h["errors"]],
+            )
+        return cls(
+            kubespray_dir=data["kubespray"]["dir"],
+            kubespray_version=data["kubespray"]["version"],
+            hosts=hosts,
+            download=DownloadDelegate(**data.get("download", {"run_once": False, "host": None})),
+            notes=list(data.get("notes", [])),
+        )
+
+
+def _ordered(data: dict, keys: tuple[str, ...]) -> dict:
+    return {k: data[k] for k in keys}
