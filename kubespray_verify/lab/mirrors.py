@@ -1,0 +1,101 @@
+"""The offline mirrors of Kubespray's offline.yml, run inside the hub namespace.
+
+- `registry_host`: a plain-HTTP registry (distribution 2.8), e.g. 10.200.0.2:5000;
+- a second registry with TLS (the lab's CA) and htpasswd basic auth, e.g. :5443,
+  holding the same images, as a site's authenticated mirror;
+- `files_repo`: nginx serving the mirror tree of files over HTTP, e.g. :8080.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kubespray_verify.lab import netns
+from kubespray_verify.lab.layout import LAB_ROOT, FILES_REPO_PORT, PLAIN_REGISTRY_PORT, SECURE_REGISTRY_PORT, Layout
+from kubespray_verify.lab.pki import Pki
+from kubespray_verify.lab.processes import ProcessRecord, listening, start, wait_until
+
+REGISTRY_BIN = "/usr/bin/docker-registry"
+NGINX_BIN = "/usr/sbin/nginx"
+
+
+def start_all(layout: Layout, pki: Pki) -> list[ProcessRecord]:
+    records = [
+        _start_registry(layout, "registry", PLAIN_REGISTRY_PORT, None),
+        _start_registry(layout, "secure-registry", SECURE_REGISTRY_PORT, pki),
+        _start_nginx(layout),
+    ]
+    for record, port in zip(records, (PLAIN_REGISTRY_PORT, SECURE_REGISTRY_PORT, FILES_REPO_PORT)):
+        wait_until(f"{record.role} on {layout.hub_ip}:{port}", lambda p=port: listening(layout.hub_ip, p),
+                   dead=record, log=layout.logs_dir / f"{record.role.split('/')[1]}.log")
+    return records
+
+
+def _in_hub(layout: Layout, argv: list[str]) -> list[str]:
+    return ["nsenter", f"--net={netns.netns_path(layout.hub_netns)}", "--", *argv]
+
+
+def _start_registry(layout: Layout, name: str, port: int, pki: Pki | None) -> ProcessRecord:
+    root = layout.home / "mirrors" / name
+    (root / "storage").mkdir(parents=True, exist_ok=True)
+    lines = [
+        "version: 0.1",
+        "log:",
+        "  level: warn",
+        "storage:",
+        "  filesystem:",
+        f"    rootdirectory: {root / 'storage'}",
+        "  delete:",
+        "    enabled: true",
+        "http:",
+        f"  addr: {layout.hub_ip}:{port}",
+        "  secret: kubespray-verify-lab",
+    ]
+    if pki:
+        lines += ["  tls:", f"    certificate: {pki.server_cert}", f"    key: {pki.server_key}",
+                  "auth:", "  htpasswd:", "    realm: kubespray-verify-lab", f"    path: {pki.htpasswd}"]
+    lines += ["health:", "  storagedriver:", "    enabled: false"]
+    config = root / "config.yml"
+    config.write_text("\n".join(lines) + "\n")
+    record, _ = start(f"hub/{name}", _in_hub(layout, [REGISTRY_BIN, "serve", str(config)]),
+                      layout.logs_dir / f"{name}.log")
+    return record
+
+
+def _start_nginx(layout: Layout) -> ProcessRecord:
+    root = layout.home / "mirrors" / "nginx"
+    root.mkdir(parents=True, exist_ok=True)
+    docroot = layout.files_repo_dir
+    docroot.mkdir(parents=True, exist_ok=True)
+    # nginx workers drop to www-data: the lab's part of the tree must be world-readable.
+    for path in (docroot, *docroot.parents):
+        if path == LAB_ROOT.parent:
+            break
+        path.chmod(path.stat().st_mode | 0o005)
+    config = root / "nginx.conf"
+    config.write_text(f"""daemon off;
+worker_processes 1;
+pid {root / 'nginx.pid'};
+error_log {layout.logs_dir / 'files_repo.log'} warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    sendfile on;
+    default_type application/octet-stream;
+    client_body_temp_path {root}/client_body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    server {{
+        listen {layout.hub_ip}:{FILES_REPO_PORT};
+        root {docroot};
+        autoindex on;
+    }}
+}}
+""")
+    record, _ = start("hub/files_repo", _in_hub(layout, [NGINX_BIN, "-e", str(layout.logs_dir / "files_repo.log"),
+                                                          "-p", str(root), "-c", str(config)]),
+                      layout.logs_dir / "files_repo.log")
+    return record
+
