@@ -114,7 +114,9 @@ class Resolver:
         for host in self.inputs.hosts:
             inv_vars = self._inventory_vars(host)
             facts, source = self._facts_for(host.name, inv_vars)
-            self.inputs.variables.set_host_facts(host.name, facts)
+            # As the setup module reports them: prefixed, so that both ansible_facts['architecture']
+            # and the injected ansible_architecture exist.
+            self.inputs.variables.set_host_facts(host.name, {f"ansible_{k}": v for k, v in facts.items()})
             seen.append((host, inv_vars, facts, source))
 
         delegate = self._delegate()
