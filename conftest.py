@@ -1,0 +1,3 @@
+"""The suite's pytest wiring: everything lives in the `plugins` package."""
+
+pytest_plugins = ["plugins.expected_state"]

@@ -1,0 +1,125 @@
+"""The inputs Ansible would see: inventory (with Kubespray's derived groups), extra vars, limit.
+
+Everything is loaded with ansible-core's own classes, so precedence,
+group_vars/host_vars beside the inventory, INI and YAML inventories, and host
+patterns behave exactly as in `ansible-playbook -i ... -e ... --limit ...`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
+from kubespray_verify.errors import InventoryError, UsageError
+
+from ansible.errors import AnsibleError  # noqa: E402
+from ansible.inventory.manager import InventoryManager  # noqa: E402
+from ansible.module_utils.common.text.converters import to_text  # noqa: E402
+from ansible.parsing.dataloader import DataLoader  # noqa: E402
+from ansible.parsing.splitter import parse_kv  # noqa: E402
+from ansible.utils.vars import combine_vars  # noqa: E402
+from ansible.vars.manager import VariableManager  # noqa: E402
+
+# Kubespray's boilerplate play maps these with `group_by` before anything else runs
+# (playbooks/boilerplate.yml, "Match needed groups by their old names or definition").
+GROUP_MAPPINGS: dict[str, tuple[str, ...]] = {
+    "kube_control_plane": ("kube-master",),
+    "kube_node": ("kube-node",),
+    "calico_rr": ("calico-rr",),
+    "no_floating": ("no-floating",),
+    "k8s_cluster": ("kube_node", "kube_control_plane", "calico_rr"),
+}
+
+
+@dataclass
+class AnsibleInputs:
+    loader: DataLoader
+    inventory: InventoryManager
+    variables: VariableManager
+    sources: tuple[str, ...]
+    hosts: list  # ansible Host objects, after --limit
+
+
+def check_sources(sources: Sequence[str]) -> list[str]:
+    """Inventory paths as Ansible takes them; a path that does not exist is an error, not a warning."""
+    if not sources:
+        raise UsageError("no inventory given: pass --inventory PATH (an Ansible inventory file or directory)")
+    checked = []
+    for src in sources:
+        if "," in src and not os.path.exists(src):
+            checked.append(src)  # Ansible's host list form: "node1,node2,"
+            continue
+        path = Path(src).expanduser()
+        if not path.exists():
+            raise InventoryError(f"inventory {src}: no such file or directory")
+        if not os.access(path, os.R_OK):
+            raise InventoryError(f"inventory {src}: not readable")
+        checked.append(str(path.resolve()))
+    return checked
+
+
+def parse_extra_vars(loader: DataLoader, values: Iterable[str]) -> dict:
+    """`-e` semantics of ansible-playbook: key=value, JSON/YAML, or @file."""
+    result: dict = {}
+    for raw in values:
+        opt = to_text(raw, errors="surrogate_or_strict").strip()
+        if not opt:
+            continue
+        try:
+            if opt.startswith("@"):
+                path = opt[1:]
+                if not os.path.isfile(path):
+                    raise UsageError(f"--extra-vars {opt}: no such file {path}")
+                data = loader.load_from_file(path)
+            elif opt[0] in "/.":
+                raise UsageError(f"--extra-vars {opt}: a file must be written @{opt}")
+            elif opt[0] in "[{":
+                data = loader.load(opt)
+            else:
+                data = parse_kv(opt)
+        except AnsibleError as exc:
+            raise UsageError(f"--extra-vars {opt}: {_first_lines(exc)}") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"--extra-vars {opt}: not a mapping of variables")
+        result = combine_vars(result, data)
+    return result
+
+
+def load(sources: Sequence[str], extra_vars: Iterable[str] = (), limit: Optional[str] = None) -> AnsibleInputs:
+    checked = check_sources(sources)
+    loader = DataLoader()
+    try:
+        inventory = InventoryManager(loader=loader, sources=checked)
+    except AnsibleError as exc:
+        raise InventoryError(f"inventory {', '.join(sources)}: {_first_lines(exc)}") from None
+    add_kubespray_groups(inventory)
+    variables = VariableManager(loader=loader, inventory=inventory)
+    variables._extra_vars = parse_extra_vars(loader, extra_vars)
+    if limit:
+        inventory.subset(limit)
+    try:
+        hosts = inventory.get_hosts("all")
+    except AnsibleError as exc:
+        raise UsageError(f"--limit {limit}: {_first_lines(exc)}") from None
+    if not hosts:
+        if limit:
+            raise UsageError(f"--limit {limit} matches no host of inventory {', '.join(sources)}")
+        raise InventoryError(f"inventory {', '.join(sources)} defines no host")
+    return AnsibleInputs(loader, inventory, variables, tuple(checked), hosts)
+
+
+def add_kubespray_groups(inventory: InventoryManager) -> None:
+    """Apply Kubespray's boilerplate `group_by` mappings, as its first play does."""
+    for host in list(inventory.get_hosts("all", ignore_limits=True, ignore_restrictions=True)):
+        names = {g.name for g in host.get_groups()}
+        for target, members in GROUP_MAPPINGS.items():
+            if names.intersection(members):
+                inventory.add_dynamic_group(host, {"add_group": target, "parent_groups": []})
+
+
+def _first_lines(exc: Exception, n: int = 6) -> str:
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines()[:n] if line.strip())
+    return text

@@ -1,0 +1,400 @@
+"""Inventory + Kubespray vars → the downloads each node needs, resolved by ansible-core itself.
+
+Kubespray's defaults role is loaded into a play exactly as a Kubespray
+playbook loads it (role defaults and role vars at their precedence), the
+inventory's group_vars/host_vars and extra vars come from ansible-core's own
+variable manager, and every item is templated with ansible-core's templar.
+The applicability rule is the one of Kubespray's download role::
+
+    not skip_downloads and item.enabled and (not item.container or download_container)
+    and (host in item.groups or (download_run_once and host == download_delegate))
+
+Hosts that share a profile (groups, facts, every variable but connection and
+identity ones) are resolved once. If templating an item touches a host's own
+identity variable, that profile falls back to one resolution per host, so the
+shortcut can never change an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
+from kubespray_verify import ansible_inputs
+from kubespray_verify.digests import is_unset, normalize_checksum, normalize_digest
+from kubespray_verify.errors import InventoryError
+from kubespray_verify.kubespray_tree import KubesprayTree, locate
+from kubespray_verify.model import (
+    DownloadDelegate,
+    ExpectedState,
+    FactsSource,
+    FileItem,
+    HostExpectation,
+    ImageItem,
+    Item,
+    ItemError,
+)
+
+from ansible.errors import AnsibleError  # noqa: E402
+from ansible.parsing.yaml.objects import AnsibleVaultEncryptedUnicode  # noqa: E402
+from ansible.playbook.play import Play  # noqa: E402
+from ansible.release import __version__ as ANSIBLE_CORE_VERSION  # noqa: E402
+from ansible.template import Templar  # noqa: E402
+
+DEFAULT_FACTS = {"architecture": "x86_64", "system": "Linux"}
+
+# Variables that differ from host to host without changing what a host needs.
+# They are left out of the profile key; touching one while templating an item
+# makes that profile resolve host by host.
+HOST_IDENTITY_VARS = frozenset({
+    "inventory_hostname", "inventory_hostname_short",
+    "ansible_host", "ansible_port", "ansible_user", "ansible_connection",
+    "ansible_ssh_host", "ansible_ssh_port", "ansible_ssh_user",
+    "ansible_ssh_private_key_file", "ansible_private_key_file",
+    "ansible_password", "ansible_ssh_pass", "ansible_become_password", "ansible_become_pass",
+    "ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_python_interpreter",
+    "ip", "access_ip", "ip6", "access_ip6", "main_ip", "main_access_ip",
+    "etcd_member_name", "node_labels", "node_taints",
+})
+# Magic variables the same for every host (or captured by group_names in the key).
+_SHARED_MAGIC_VARS = frozenset({
+    "groups", "hostvars", "omit", "playbook_dir", "play_hosts", "ansible_play_hosts",
+    "ansible_play_hosts_all", "ansible_play_batch", "ansible_play_name", "ansible_play_role_names",
+    "ansible_role_names", "ansible_dependent_role_names", "role_names", "inventory_dir",
+    "inventory_file", "ansible_inventory_sources", "ansible_config_file", "ansible_version",
+    "ansible_check_mode", "ansible_diff_mode", "ansible_forks", "ansible_verbosity",
+    "ansible_run_tags", "ansible_skip_tags", "ansible_playbook_python", "ansible_search_path",
+    "environment", "vars",
+})
+
+KUBEADM_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
+
+
+def resolve(
+    inventory: Sequence[str],
+    kubespray_dir: Optional[str] = None,
+    extra_vars: Iterable[str] = (),
+    limit: Optional[str] = None,
+    node_facts: Optional[Mapping[str, Mapping[str, str]]] = None,
+) -> ExpectedState:
+    """The expected state of every host in `inventory` (after `limit`)."""
+    tree = locate(kubespray_dir, inventory)
+    inputs = ansible_inputs.load(inventory, extra_vars, limit)
+    return Resolver(tree, inputs, node_facts or {}).run()
+
+
+@dataclass
+class _Profile:
+    hosts: list = field(default_factory=list)
+    facts_source: FactsSource = "default"
+
+
+class Resolver:
+    def __init__(self, tree: KubesprayTree, inputs: ansible_inputs.AnsibleInputs, node_facts: Mapping):
+        self.tree = tree
+        self.inputs = inputs
+        self.node_facts = node_facts
+        try:
+            self.play = Play.load(
+                {"hosts": "all", "gather_facts": False, "roles": [{"role": str(tree.defaults_role)}]},
+                variable_manager=inputs.variables,
+                loader=inputs.loader,
+            )
+        except AnsibleError as exc:
+            raise InventoryError(f"Kubespray role {tree.defaults_role}: {ansible_inputs._first_lines(exc)}") from None
+
+    # -- the whole run -------------------------------------------------------
+
+    def run(self) -> ExpectedState:
+        seen = []
+        for host in self.inputs.hosts:
+            inv_vars = self._inventory_vars(host)
+            facts, source = self._facts_for(host.name, inv_vars)
+            # As the setup module reports them: prefixed, so that both ansible_facts['architecture']
+            # and the injected ansible_architecture exist.
+            self.inputs.variables.set_host_facts(host.name, {f"ansible_{k}": v for k, v in facts.items()})
+            seen.append((host, inv_vars, facts, source))
+
+        delegate = self._delegate()
+        profiles: dict[str, _Profile] = {}
+        for host, inv_vars, facts, source in seen:
+            key = self._profile_key(host, inv_vars, facts, delegate.host == host.name)
+            profiles.setdefault(key, _Profile(facts_source=source)).hosts.append(host)
+
+        results: dict[str, HostExpectation] = {}
+        for profile in profiles.values():
+            for host, expectation in self._resolve_profile(profile, delegate):
+                results[host.name] = expectation
+        ordered = {h.name: results[h.name] for h in self.inputs.hosts}
+        return ExpectedState(
+            kubespray_dir=str(self.tree.root),
+            kubespray_version=self.tree.version,
+            hosts=ordered,
+            download=delegate,
+            notes=self._notes(),
+        )
+
+    def _notes(self) -> list[str]:
+        notes = []
+        wanted = self.tree.ansible_core_required
+        running = ".".join(ANSIBLE_CORE_VERSION.split(".")[:2])
+        if wanted and wanted != running:
+            notes.append(
+                f"resolved with ansible-core {ANSIBLE_CORE_VERSION}; this Kubespray asks for ansible-core {wanted}: "
+                "install that version for Kubespray's exact answer"
+            )
+        return notes
+
+    # -- per host inputs -----------------------------------------------------
+
+    def _inventory_vars(self, host) -> dict:
+        try:
+            return self.inputs.variables.get_vars(host=host, include_hostvars=False)
+        except AnsibleError as exc:
+            raise InventoryError(f"host {host.name}: {ansible_inputs._first_lines(exc)}") from None
+
+    def _facts_for(self, host: str, inv_vars: Mapping) -> tuple[dict, FactsSource]:
+        given = inv_vars.get("ansible_facts") if isinstance(inv_vars.get("ansible_facts"), Mapping) else {}
+        arch = given.get("architecture") or inv_vars.get("ansible_architecture")
+        system = given.get("system") or inv_vars.get("ansible_system")
+        if arch:
+            return {"architecture": str(arch), "system": str(system or "Linux")}, "inventory"
+        observed = self.node_facts.get(host)
+        if observed and observed.get("architecture"):
+            return {"architecture": observed["architecture"], "system": observed.get("system", "Linux")}, "node"
+        return dict(DEFAULT_FACTS), "default"
+
+    def _profile_key(self, host, inv_vars: Mapping, facts: Mapping, is_delegate: bool) -> str:
+        kept = {
+            k: v for k, v in inv_vars.items()
+            if k not in HOST_IDENTITY_VARS and k not in _SHARED_MAGIC_VARS
+        }
+        kept["__facts__"] = facts
+        kept["__download_delegate__"] = is_delegate
+        kept["group_names"] = sorted(g.name for g in host.get_groups())
+        blob = json.dumps(kept, sort_keys=True, default=_stable)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _delegate(self) -> DownloadDelegate:
+        host = self.inputs.hosts[0]
+        templar = self._templar(host)[0]
+        try:
+            run_once = _truthy(templar.template("{{ download_run_once | default(false) }}"))
+            if not run_once:
+                return DownloadDelegate(False, None)
+            return DownloadDelegate(True, str(templar.template("{{ download_delegate }}")).strip())
+        except AnsibleError as exc:
+            raise InventoryError(f"download_delegate: {ansible_inputs._first_lines(exc)}") from None
+
+    # -- templating ----------------------------------------------------------
+
+    def _templar(self, host) -> tuple[Templar, "_RecordingVars"]:
+        try:
+            all_vars = self.inputs.variables.get_vars(play=self.play, host=host)
+        except AnsibleError as exc:
+            raise InventoryError(f"host {host.name}: {ansible_inputs._first_lines(exc)}") from None
+        recorded = _RecordingVars(all_vars)
+        return Templar(loader=self.inputs.loader, variables=recorded), recorded
+
+    def _resolve_profile(self, profile: _Profile, delegate: DownloadDelegate):
+        first = profile.hosts[0]
+        expectation, touched = self._resolve_host(first, profile.facts_source, delegate)
+        if touched & HOST_IDENTITY_VARS:
+            yield first, expectation
+            for host in profile.hosts[1:]:
+                yield host, self._resolve_host(host, profile.facts_source, delegate)[0]
+            return
+        for host in profile.hosts:
+            yield host, HostExpectation(
+                host=host.name,
+                arch=expectation.arch,
+                facts_source=expectation.facts_source,
+                items=list(expectation.items),
+                errors=list(expectation.errors),
+            )
+
+    def _resolve_host(self, host, facts_source: FactsSource, delegate: DownloadDelegate):
+        templar, recorded = self._templar(host)
+        group_names = {g.name for g in host.get_groups()}
+        is_delegate = delegate.run_once and delegate.host == host.name
+        items: list[Item] = []
+        errors: list[ItemError] = []
+
+        def tmpl(value: Any) -> Any:
+            return templar.template(value)
+
+        try:
+            arch = str(tmpl("{{ image_arch }}"))
+        except AnsibleError as exc:
+            arch = "unknown"
+            errors.append(ItemError("image_arch", _explain(exc)))
+        try:
+            switches = {
+                name: _truthy(tmpl("{{ %s | default(%s) }}" % (name, default)))
+                for name, default in (("skip_downloads", "false"), ("download_container", "true"),
+                                      ("skip_kubeadm_images", "false"))
+            }
+        except AnsibleError as exc:
+            raise InventoryError(f"host {host.name}: {_explain(exc)}") from None
+        if switches["skip_downloads"]:
+            return HostExpectation(host.name, arch, facts_source, [], errors), recorded.seen
+
+        downloads = recorded.get("downloads")
+        if not isinstance(downloads, Mapping):
+            raise InventoryError(f"host {host.name}: variable 'downloads' is not a mapping of download items")
+        try:
+            defaults = tmpl(recorded.get("download_defaults") or {})
+        except AnsibleError as exc:
+            raise InventoryError(f"host {host.name}: download_defaults: {_explain(exc)}") from None
+
+        for name, raw in downloads.items():
+            try:
+                built = self._item(name, raw, defaults, tmpl, group_names, is_delegate, switches)
+            except AnsibleError as exc:
+                errors.append(ItemError(name, _explain(exc)))
+                continue
+            except ValueError as exc:
+                errors.append(ItemError(name, str(exc)))
+                continue
+            if built is not None:
+                items.append(built)
+
+        if switches["download_container"] and not switches["skip_kubeadm_images"]:
+            try:
+                items.extend(self._kubeadm_images(tmpl, group_names, is_delegate))
+            except AnsibleError as exc:
+                errors.append(ItemError("kubeadm_images", _explain(exc)))
+        return HostExpectation(host.name, arch, facts_source, items, errors), recorded.seen
+
+    def _item(self, name, raw, defaults, tmpl, group_names, is_delegate, switches) -> Optional[Item]:
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"downloads.{name} is not a mapping")
+        groups = _as_groups(tmpl(raw.get("groups", defaults.get("groups", []))))
+        in_groups = bool(group_names.intersection(groups))
+        if not (in_groups or is_delegate):
+            return None
+        if not _truthy(tmpl(raw.get("enabled", False))):
+            return None
+        container = _truthy(tmpl(raw.get("container", False)))
+        if container and not switches["download_container"]:
+            return None
+        item = dict(defaults)
+        item.update(tmpl(dict(raw)))
+        via_delegate = not in_groups
+        if container:
+            return ImageItem(
+                name=name,
+                repo=str(item["repo"]),
+                tag=str(item["tag"]),
+                digest=normalize_digest(_checksum_field(item)),
+                groups=tuple(groups),
+                delegate=via_delegate,
+            )
+        if not _truthy(item.get("file", False)):
+            return None
+        return FileItem(
+            name=name,
+            url=str(item["url"]),
+            dest=str(item["dest"]),
+            checksum=normalize_checksum(_checksum_field(item), default_algo="sha256" if "sha256" in item else None),
+            unarchive=_truthy(item.get("unarchive", False)),
+            owner=str(item.get("owner")),
+            mode=_mode(item.get("mode")),
+            groups=tuple(groups),
+            delegate=via_delegate,
+        )
+
+    def _kubeadm_images(self, tmpl, group_names, is_delegate) -> list[ImageItem]:
+        """What `kubeadm config images list` gives for Kubespray's kubeadm-images config, minus coredns and pause."""
+        groups = ("k8s_cluster",)
+        in_groups = "k8s_cluster" in group_names
+        if not (in_groups or is_delegate):
+            return []
+        repo = str(tmpl("{{ kubeadm_image_repo | default(kube_image_repo) }}")).rstrip("/")
+        version = str(tmpl("{{ kube_version }}"))
+        tag = version if version.startswith("v") else f"v{version}"
+        images = [
+            ImageItem(f"kubeadm_{image}", f"{repo}/{image}", tag, None, groups, delegate=not in_groups)
+            for image in KUBEADM_IMAGES
+        ]
+        if str(tmpl("{{ etcd_deployment_type }}")) == "kubeadm":
+            etcd_base = re.sub(r"/etcd$", "", str(tmpl("{{ etcd_image_repo }}")))
+            images.append(ImageItem(
+                "kubeadm_etcd", f"{etcd_base}/etcd", str(tmpl("{{ etcd_image_tag }}")), None, groups,
+                delegate=not in_groups,
+            ))
+        return images
+
+
+class _RecordingVars(dict):
+    """The variables mapping handed to the templar; remembers every name looked up."""
+
+    def __init__(self, data: Mapping):
+        super().__init__(data)
+        self.seen: set[str] = set()
+
+    def __getitem__(self, key):
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.seen.add(key)
+        return super().__contains__(key)
+
+    def get(self, key, default=None):
+        self.seen.add(key)
+        return super().get(key, default)
+
+
+def _checksum_field(item: Mapping) -> Any:
+    """`checksum:` from v2.28, `sha256:` before."""
+    value = item.get("checksum")
+    if is_unset(value):
+        value = item.get("sha256")
+    return value
+
+
+def _as_groups(value: Any) -> list[str]:
+    """Item groups; a plain string is one group (Kubespray v2.26 wrote kubeadm images' groups so)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def _truthy(value: Any) -> bool:
+    """Ansible's reading of a templated boolean (`bool` filter semantics)."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, (int, float)):
+        return value != 0
+    return str(value).strip().lower() in ("yes", "on", "1", "true", "y", "t")
+
+
+def _mode(value: Any) -> Optional[str]:
+    if is_unset(value):
+        return None
+    if isinstance(value, int):
+        # A bare YAML integer (`mode: 755`) reaches Ansible as decimal 755, i.e. 0o1363.
+        return format(value, "04o")
+    return str(value)
+
+
+def _explain(exc: AnsibleError) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return " ".join(message.split())
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, AnsibleVaultEncryptedUnicode):
+        return {"vault": value._ciphertext.decode() if isinstance(value._ciphertext, bytes) else str(value._ciphertext)}
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(map(str, value))
+    return repr(value)

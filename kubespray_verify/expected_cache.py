@@ -1,0 +1,111 @@
+"""Resolve once, reuse everywhere: a cache of expected states keyed by the content of every input.
+
+`pytest -n` collects in every worker; with this cache the first worker
+resolves and the others read its answer (a file lock keeps them from
+resolving side by side). A change to any inventory file, vars file, extra
+vars file, Kubespray default, option or the ansible-core version gives a new key.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence
+
+from kubespray_verify import __version__
+from kubespray_verify.kubespray_tree import locate
+from kubespray_verify.model import ExpectedState
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("KUBESPRAY_VERIFY_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kubespray-verify"
+    )
+    return Path(base) / "expected"
+
+
+def input_key(
+    inventory: Sequence[str],
+    kubespray_dir: Optional[str],
+    extra_vars: Iterable[str],
+    limit: Optional[str],
+    node_facts: Optional[Mapping] = None,
+) -> str:
+    from ansible.release import __version__ as ansible_core
+
+    tree = locate(kubespray_dir, inventory)
+    h = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        h.update(label.encode() + b"\0" + hashlib.sha256(data).digest())
+
+    add("versions", f"{__version__} {ansible_core}".encode())
+    add("tree", str(tree.root).encode())
+    for path in tree.content_files():
+        add(str(path), path.read_bytes())
+    for src in inventory:
+        for path in _inventory_files(Path(src).expanduser()):
+            add(str(path), path.read_bytes())
+        add("source", os.path.abspath(src).encode())
+    for ev in extra_vars:
+        add("extra", ev.encode())
+        if ev.startswith("@") and os.path.isfile(ev[1:]):
+            add(ev, Path(ev[1:]).read_bytes())
+    add("limit", (limit or "").encode())
+    add("facts", json.dumps(node_facts or {}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _inventory_files(src: Path) -> list[Path]:
+    """The inventory and the group_vars/host_vars Ansible reads beside it."""
+    roots = [src] if src.is_dir() else [src, src.parent / "group_vars", src.parent / "host_vars"]
+    files: list[Path] = []
+    for root in roots:
+        if root.is_file():
+            files.append(root)
+        elif root.is_dir():
+            files.extend(sorted(p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts))
+    return files
+
+
+def resolve_cached(
+    inventory: Sequence[str],
+    kubespray_dir: Optional[str] = None,
+    extra_vars: Iterable[str] = (),
+    limit: Optional[str] = None,
+    node_facts: Optional[Mapping] = None,
+) -> ExpectedState:
+    from kubespray_verify.ansible_inputs import check_sources
+    from kubespray_verify.expected import resolve
+
+    check_sources(inventory)
+    extra_vars = list(extra_vars)
+    key = input_key(inventory, kubespray_dir, extra_vars, limit, node_facts)
+    directory = cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{key}.json"
+    with open(directory / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            try:
+                return ExpectedState.from_json(json.loads(target.read_text()))
+            except (ValueError, KeyError, TypeError):
+                target.unlink(missing_ok=True)
+        state = resolve(inventory, kubespray_dir, extra_vars, limit, node_facts)
+        _write_atomically(target, json.dumps(state.to_json()))
+    return state
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,116 @@
+"""Finding a Kubespray tree and what it says about itself (role name, version, Ansible pin)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+from kubespray_verify.errors import KubesprayTreeError
+
+# `kubespray-defaults` up to v2.27, `kubespray_defaults` from v2.28.
+DEFAULTS_ROLE_NAMES = ("kubespray_defaults", "kubespray-defaults")
+
+# The Ansible community package Kubespray pins in requirements.txt → the ansible-core it brings.
+_ANSIBLE_TO_CORE = {
+    "7": "2.14",
+    "8": "2.15",
+    "9": "2.16",
+    "10": "2.17",
+    "11": "2.18",
+    "12": "2.19",
+}
+
+
+@dataclass(frozen=True)
+class KubesprayTree:
+    root: Path
+    defaults_role: Path
+
+    @property
+    def role_name(self) -> str:
+        return self.defaults_role.name
+
+    @property
+    def version(self) -> str:
+        return _version_of(self.root)
+
+    @property
+    def ansible_core_required(self) -> Optional[str]:
+        """The ansible-core major.minor this Kubespray asks for, when its requirements say."""
+        req = self.root / "requirements.txt"
+        try:
+            text = req.read_text()
+        except OSError:
+            return None
+        m = re.search(r"^\s*ansible-core\s*==\s*(\d+\.\d+)", text, re.M)
+        if m:
+            return m.group(1)
+        m = re.search(r"^\s*ansible\s*==\s*(\d+)\.", text, re.M)
+        return _ANSIBLE_TO_CORE.get(m.group(1)) if m else None
+
+    def content_files(self) -> Iterable[Path]:
+        """Every file whose content decides the expected state (for cache keys)."""
+        for sub in ("defaults", "vars"):
+            base = self.defaults_role / sub
+            if base.is_dir():
+                yield from sorted(p for p in base.rglob("*") if p.is_file())
+
+
+def find_defaults_role(root: Path) -> Optional[Path]:
+    for name in DEFAULTS_ROLE_NAMES:
+        candidate = root / "roles" / name
+        if (candidate / "defaults").is_dir():
+            return candidate
+    return None
+
+
+def locate(explicit: Optional[str], inventories: Iterable[str]) -> KubesprayTree:
+    """`--kubespray-dir`, else `$KUBESPRAY_DIR`, else walk up from each inventory."""
+    looked_for = " or ".join(f"roles/{n}/defaults" for n in DEFAULTS_ROLE_NAMES)
+    given = explicit or os.environ.get("KUBESPRAY_DIR")
+    if given:
+        source = "--kubespray-dir" if explicit else "$KUBESPRAY_DIR"
+        root = Path(given).expanduser()
+        if not root.is_dir():
+            raise KubesprayTreeError(f"{source} {given}: no such directory")
+        role = find_defaults_role(root)
+        if role is None:
+            raise KubesprayTreeError(f"{source} {given} is not a Kubespray tree: it holds no {looked_for}")
+        return KubesprayTree(root.resolve(), role.resolve())
+    searched = []
+    for inv in inventories:
+        start = Path(inv).expanduser().resolve()
+        for parent in [start, *start.parents]:
+            if parent in searched:
+                continue
+            searched.append(parent)
+            role = find_defaults_role(parent)
+            if role is not None:
+                return KubesprayTree(parent, role)
+    raise KubesprayTreeError(
+        "cannot find Kubespray: give --kubespray-dir or set KUBESPRAY_DIR; "
+        f"no directory above the inventory holds {looked_for}"
+    )
+
+
+def _version_of(root: Path) -> str:
+    galaxy = root / "galaxy.yml"
+    if galaxy.is_file():
+        m = re.search(r"^version:\s*['\"]?([^'\"\s]+)", galaxy.read_text(), re.M)
+        if m:
+            return "v" + m.group(1).lstrip("v")
+    if (root / ".git").exists():
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(root), "describe", "--tags", "--always"],
+                capture_output=True, text=True, timeout=10, check=False,
+            )
+            if out.returncode == 0 and out.stdout.strip():
+                return out.stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return "unknown"

@@ -1,0 +1,69 @@
+"""The suite's options, registered from an installed plugin (`pytest11` entry point: kubespray-verify).
+
+Registering them here, not in a conftest, lets pytest know `--inventory PATH`
+takes a value before it picks its rootdir: an absolute inventory path is then
+never mistaken for a test path. The plugin only registers options; the
+suite's wiring lives in the top-level `plugins/` package, loaded by the
+suite's `conftest.py`, so this module is inert in any other pytest run.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import metadata
+from typing import Optional
+
+INVENTORY_HELP = (
+    "Ansible inventory: file (YAML/INI) or directory, with group_vars/ and host_vars/ beside it; "
+    "repeatable, as ansible-playbook -i"
+)
+
+
+def ansible_plugin_owns_inventory() -> bool:
+    """pytest-ansible also defines `--inventory`; when it is loaded, it owns the spelling."""
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return False
+    try:
+        eps = metadata.entry_points(group="pytest11")
+    except Exception:  # a broken distribution must not stop the suite
+        return False
+    return any(ep.value.split(":")[0].startswith("pytest_ansible") for ep in eps)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("kubespray-verify", "kubespray-verify (Kubespray pre-deploy checks)")
+    names = ["--kubespray-inventory"]
+    if not ansible_plugin_owns_inventory():
+        names.insert(0, "--inventory")
+    group.addoption(*names, dest="kv_inventory", action="append", default=[], metavar="PATH", help=INVENTORY_HELP)
+    group.addoption(
+        "--kubespray-dir", dest="kv_kubespray_dir", metavar="PATH", default=None,
+        help="Kubespray checkout (default: $KUBESPRAY_DIR, else the first directory above the inventory "
+             "holding roles/kubespray_defaults or roles/kubespray-defaults)",
+    )
+    group.addoption(
+        "--extra-vars", dest="kv_extra_vars", action="append", default=[], metavar="VARS",
+        help="as ansible-playbook -e: key=value, JSON/YAML, or a file written --extra-vars=@vars.yml "
+             "(with '=': pytest reads a separate '@file' argument as a file of arguments); repeatable",
+    )
+    group.addoption("--limit", dest="kv_limit", metavar="PATTERN", default=None, help="Ansible host pattern")
+
+
+def inventory_option(config) -> list[str]:
+    """The inventories given, whichever plugin parsed `--inventory`."""
+    ours = list(config.getoption("kv_inventory") or [])
+    if ours:
+        return ours
+    if ansible_plugin_owns_inventory():
+        theirs: Optional[str] = config.getoption("ansible_inventory", default=None)
+        if theirs and _given_on_command_line(config, ("--inventory", "--ansible-inventory")):
+            return [theirs]
+    return []
+
+
+def _given_on_command_line(config, spellings) -> bool:
+    for arg in config.invocation_params.args:
+        arg = str(arg)
+        if any(arg == s or arg.startswith(s + "=") for s in spellings):
+            return True
+    return False

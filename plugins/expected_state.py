@@ -1,0 +1,61 @@
+"""Resolve the expected state once per run and parametrize the checks over (host, item).
+
+Test ids read `node1::kubeadm`. Under `pytest -n` every worker collects;
+the content-keyed cache makes the first one resolve and the rest read it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubespray_verify.errors import VerifyError
+from kubespray_verify.model import ExpectedState
+from kubespray_verify_pytest import inventory_option
+
+EXPECTED_STATE = pytest.StashKey[ExpectedState]()
+
+
+def pytest_configure(config):
+    inventory = inventory_option(config)
+    if not inventory:
+        return
+    from kubespray_verify.expected_cache import resolve_cached
+
+    try:
+        state = resolve_cached(
+            inventory,
+            config.getoption("kv_kubespray_dir"),
+            config.getoption("kv_extra_vars"),
+            config.getoption("kv_limit"),
+        )
+    except VerifyError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[EXPECTED_STATE] = state
+
+
+def expected_state(config) -> ExpectedState:
+    try:
+        return config.stash[EXPECTED_STATE]
+    except KeyError:
+        raise pytest.UsageError(
+            "the checks need an inventory: pytest --inventory PATH [--kubespray-dir DIR]"
+        ) from None
+
+
+def pytest_generate_tests(metafunc):
+    kinds = {"download_file": "file", "download_image": "image"}
+    for fixture, kind in kinds.items():
+        if fixture in metafunc.fixturenames:
+            state = expected_state(metafunc.config)
+            pairs = [
+                (host, item)
+                for host, exp in state.hosts.items()
+                for item in exp.items
+                if item.kind == kind
+            ]
+            metafunc.parametrize(
+                ("host", fixture), pairs, ids=[f"{h}::{i.name}" for h, i in pairs]
+            )
+    if "host_expectation" in metafunc.fixturenames:
+        state = expected_state(metafunc.config)
+        metafunc.parametrize("host_expectation", list(state.hosts.values()), ids=list(state.hosts))
