@@ -40,16 +40,20 @@ class Node:
     ip: str
     runtime: str  # Kubespray's container_manager: containerd | docker | crio
     groups: tuple[str, ...]
+    ssh_key: str  # private key of the lab's root login on every node
+    ssh_user: str = "root"
     init: Optional[ProcessRecord] = None  # the process holding the node's namespaces
 
     def to_json(self) -> dict:
         return {"name": self.name, "index": self.index, "ip": self.ip, "runtime": self.runtime,
-                "groups": list(self.groups), "init": self.init.to_json() if self.init else None}
+                "groups": list(self.groups), "ssh_key": self.ssh_key, "ssh_user": self.ssh_user,
+                "init": self.init.to_json() if self.init else None}
 
     @classmethod
     def from_json(cls, data: dict) -> "Node":
-        init = ProcessRecord.from_json(data["init"]) if data.get("init") else None
-        return cls(data["name"], data["index"], data["ip"], data["runtime"], tuple(data["groups"]), init)
+        data = dict(data, groups=tuple(data["groups"]))
+        data["init"] = ProcessRecord.from_json(data["init"]) if data.get("init") else None
+        return cls(**data)
 
     def path(self, path: str) -> Path:
         """`path` as the node sees it (through its mount namespace)."""
