@@ -9,6 +9,6 @@
 from kubespray_verify.lab.api import DEFAULT_PREFIX, Lab, RegistryInfo, status
 from kubespray_verify.lab.drift import KINDS as DRIFT_KINDS
 from kubespray_verify.lab.errors import LabError
-from kubespray_verify.lab.teardown import teardown
+from kubespray_verify.lab.cleanup import teardown
 
 __all__ = ["DEFAULT_PREFIX", "DRIFT_KINDS", "Lab", "LabError", "RegistryInfo", "status", "teardown"]

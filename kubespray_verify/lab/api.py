@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from kubespray_verify.lab import (artifacts, deploy, drift, images, inventory, layout as layouts, mirrors, netns,
-                                  nodes as node_ops, pki as pki_ops, processes, state as states, teardown)
+from kubespray_verify.lab import (artifacts, cleanup, deploy, drift, images, inventory, layout as layouts, mirrors,
+                                  netns, nodes as node_ops, pki as pki_ops, processes, state as states)
 from kubespray_verify.lab.errors import LabError
 from kubespray_verify.lab.layout import RUNTIMES, Layout
 from kubespray_verify.lab.nodes import Node
@@ -111,7 +111,7 @@ class Lab:
         names = layouts.node_names(nodes)
         kubespray_dir = _kubespray_dir(kubespray_dir)
         _check_host()
-        leftovers = teardown.teardown(prefix)
+        leftovers = cleanup.teardown(prefix)
         if leftovers:
             log(f"removed what lab {prefix} had left: {leftovers.summary()}")
         layout = Layout(prefix, netns.pick_subnet(prefix))
@@ -122,7 +122,7 @@ class Lab:
         try:
             lab._build(names, runtimes, log)
         except BaseException:
-            teardown.teardown(prefix)
+            cleanup.teardown(prefix)
             raise
         return lab
 
@@ -135,8 +135,8 @@ class Lab:
             raise LabError(f"lab {prefix} is not up (no {layouts.lab_home(prefix) / 'state.json'})")
         return cls(Layout(prefix, _network(recorded.subnet)), recorded)
 
-    def down(self) -> teardown.Leftovers:
-        return teardown.teardown(self.prefix)
+    def down(self) -> cleanup.Leftovers:
+        return cleanup.teardown(self.prefix)
 
     # -- drift ------------------------------------------------------------
     def drift(self, node: str, kind: str, item: Optional[str] = None) -> states.DriftRecord:
@@ -283,7 +283,7 @@ class Lab:
 
 def status(prefix: str = DEFAULT_PREFIX) -> dict:
     """What is running for lab `prefix`: processes, nodes (link, sshd), mirrors; works on a half-built lab too."""
-    found = teardown.find(prefix)
+    found = cleanup.find(prefix)
     recorded = states.load(prefix)
     report = {"prefix": prefix, "phase": recorded.phase if recorded else None,
               "subnet": recorded.subnet if recorded else None,

@@ -91,7 +91,7 @@ def _up(args) -> int:
 
 
 def _down(args) -> int:
-    from kubespray_verify.lab.teardown import teardown
+    from kubespray_verify.lab.cleanup import teardown
 
     removed = teardown(args.prefix)
     print(f"lab {args.prefix}: " + (f"removed {removed.summary()}" if removed else "nothing to remove"))
