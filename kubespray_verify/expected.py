@@ -98,6 +98,7 @@ class Resolver:
         self.tree = tree
         self.inputs = inputs
         self.node_facts = node_facts
+        self.resolutions = 0
         try:
             self.play = Play.load(
                 {"hosts": "all", "gather_facts": False, "roles": [{"role": str(tree.defaults_role)}]},
@@ -136,6 +137,7 @@ class Resolver:
             hosts=ordered,
             download=delegate,
             notes=self._notes(),
+            resolutions=self.resolutions,
         )
 
     def _notes(self) -> list[str]:
@@ -218,6 +220,7 @@ class Resolver:
             )
 
     def _resolve_host(self, host, facts_source: FactsSource, delegate: DownloadDelegate):
+        self.resolutions += 1
         templar, recorded = self._templar(host)
         group_names = {g.name for g in host.get_groups()}
         is_delegate = delegate.run_once and delegate.host == host.name

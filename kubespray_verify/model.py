@@ -109,12 +109,14 @@ class ExpectedState:
     hosts: dict[str, HostExpectation]
     download: DownloadDelegate = field(default_factory=lambda: DownloadDelegate(False, None))
     notes: list[str] = field(default_factory=list)
+    resolutions: int = 0  # how many host resolutions were templated (hosts sharing a profile share one)
 
     def to_json(self) -> dict:
         return {
             "kubespray": {"dir": self.kubespray_dir, "version": self.kubespray_version},
             "download": self.download.to_json(),
             "notes": list(self.notes),
+            "resolutions": self.resolutions,
             "hosts": {name: h.to_json() for name, h in self.hosts.items()},
         }
 
@@ -141,6 +143,7 @@ class ExpectedState:
             hosts=hosts,
             download=DownloadDelegate(**data.get("download", {"run_once": False, "host": None})),
             notes=list(data.get("notes", [])),
+            resolutions=int(data.get("resolutions", 0)),
         )
 
 
