@@ -217,6 +217,8 @@ class Resolver:
                 facts_source=expectation.facts_source,
                 items=list(expectation.items),
                 errors=list(expectation.errors),
+                container_manager=expectation.container_manager,
+                bin_dir=expectation.bin_dir,
             )
 
     def _resolve_host(self, host, facts_source: FactsSource, delegate: DownloadDelegate):
@@ -235,6 +237,13 @@ class Resolver:
         except AnsibleError as exc:
             arch = "unknown"
             errors.append(ItemError("image_arch", _explain(exc)))
+        context = {}
+        for var in ("container_manager", "bin_dir"):
+            try:
+                context[var] = str(tmpl("{{ %s }}" % var))
+            except AnsibleError as exc:
+                context[var] = None
+                errors.append(ItemError(var, _explain(exc)))
         try:
             switches = {
                 name: _truthy(tmpl("{{ %s | default(%s) }}" % (name, default)))
@@ -244,7 +253,7 @@ class Resolver:
         except AnsibleError as exc:
             raise InventoryError(f"host {host.name}: {_explain(exc)}") from None
         if switches["skip_downloads"]:
-            return HostExpectation(host.name, arch, facts_source, [], errors), recorded.seen
+            return HostExpectation(host.name, arch, facts_source, [], errors, **context), recorded.seen
 
         downloads = recorded.get("downloads")
         if not isinstance(downloads, Mapping):
@@ -271,7 +280,7 @@ class Resolver:
                 items.extend(self._kubeadm_images(tmpl, group_names, is_delegate))
             except AnsibleError as exc:
                 errors.append(ItemError("kubeadm_images", _explain(exc)))
-        return HostExpectation(host.name, arch, facts_source, items, errors), recorded.seen
+        return HostExpectation(host.name, arch, facts_source, items, errors, **context), recorded.seen
 
     def _item(self, name, raw, defaults, tmpl, group_names, is_delegate, switches) -> Optional[Item]:
         if not isinstance(raw, Mapping):

@@ -78,6 +78,8 @@ class HostExpectation:
     facts_source: FactsSource
     items: list[Item] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+    container_manager: Optional[str] = None  # containerd, docker, crio
+    bin_dir: Optional[str] = None
 
     def item(self, name: str) -> Optional[Item]:
         return next((i for i in self.items if i.name == name), None)
@@ -86,6 +88,8 @@ class HostExpectation:
         return {
             "arch": self.arch,
             "facts_source": self.facts_source,
+            "container_manager": self.container_manager,
+            "bin_dir": self.bin_dir,
             "items": [i.to_json() for i in self.items],
             "errors": [e.to_json() for e in self.errors],
         }
@@ -136,6 +140,8 @@ class ExpectedState:
                 facts_source=h["facts_source"],
                 items=items,
                 errors=[ItemError(**e) for e in h["errors"]],
+                container_manager=h.get("container_manager"),
+                bin_dir=h.get("bin_dir"),
             )
         return cls(
             kubespray_dir=data["kubespray"]["dir"],
