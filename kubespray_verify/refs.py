@@ -62,7 +62,7 @@ class Reference:
     registry (`index.docker.io` -> `docker.io`, lowercase), adds `library/`
     on docker.io and normalises the digest, and rejects what no runtime
     would accept. `tag` and `digest` may both be None for a bare repository
-    name (`Reference.parse` never returns one: it adds `latest`).
+    name (`parse_reference` never returns one: it adds `latest`).
     """
 
     registry: str
@@ -113,16 +113,8 @@ class Reference:
             text += f"@{self.digest}"
         return text
 
-    def with_tag_only(self) -> "Reference":
-        """The same name and tag, without digest."""
-        return Reference(self.registry, self.repository, self.tag)
-
     def __str__(self) -> str:
         return self.normalized
-
-    @classmethod
-    def parse(cls, text: str) -> "Reference":
-        return parse_reference(text)
 
 
 def parse_reference(text: str) -> Reference:

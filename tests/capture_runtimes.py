@@ -60,16 +60,6 @@ def node_platform() -> str:
     return f"linux/{arch}"
 
 
-def platform_image(name: str, platform: str) -> Image:
-    pushed = IMAGES[name]
-    return pushed.child(platform) if isinstance(pushed, Index) else pushed
-
-
-def pushed_digest(name: str) -> str:
-    pushed = IMAGES[name]
-    return (pushed.blob if isinstance(pushed, Index) else pushed.manifest).digest
-
-
 @dataclass(frozen=True)
 class Fact:
     """What one runtime's listing must show about one image.

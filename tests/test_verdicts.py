@@ -11,9 +11,9 @@ from capture_runtimes import IMAGES, MIRROR_NAME, RETAGGED
 from imagebuild import Index
 from kubespray_verify.model import FileItem, ImageItem
 from kubespray_verify.refs import parse_reference
-from kubespray_verify.runtimes import NodeImage
+from kubespray_verify.runtimes import NodeImage, parse_crictl_images
 from kubespray_verify.verdicts import ObservedFile, RegistryFacts, Status, Verdict, file_verdict, image_verdict
-from test_runtimes import META, listing
+from test_runtimes import META, crictl_sample, listing
 
 R = META["registry"]
 PLATFORM = META["platform"]
@@ -128,9 +128,6 @@ OTHER = "sha256:" + "e" * 64
     ],
 )
 def test_image_verdict_on_crictl_samples(sample, ref, pinned, facts, status):
-    from test_runtimes import crictl_sample
-    from kubespray_verify.runtimes import parse_crictl_images
-
     images = parse_crictl_images(crictl_sample(sample))
     verdict = image_verdict(item(ref, pinned), images, runtime="cri-o", platform="linux/amd64", facts=facts)
     assert verdict.status is status, verdict.message
