@@ -1,3 +1,3 @@
 """The suite's pytest wiring: everything lives in the `plugins` package."""
 
-pytest_plugins = ["plugins.expected_state"]
+pytest_plugins = ["plugins.expected_state", "plugins.observations", "plugins.node_checks"]

@@ -13,6 +13,10 @@ import os
 from importlib import metadata
 from typing import Optional
 
+# Kept in step with kubespray_verify.observe / kubespray_verify.transport (not imported: this module stays light).
+DEFAULT_CONCURRENCY = 32
+DEFAULT_CONNECT_TIMEOUT = 10
+
 INVENTORY_HELP = (
     "Ansible inventory: file (YAML/INI) or directory, with group_vars/ and host_vars/ beside it; "
     "repeatable, as ansible-playbook -i"
@@ -47,6 +51,11 @@ def pytest_addoption(parser):
              "(with '=': pytest reads a separate '@file' argument as a file of arguments); repeatable",
     )
     group.addoption("--limit", dest="kv_limit", metavar="PATTERN", default=None, help="Ansible host pattern")
+    group.addoption("--node-concurrency", dest="kv_concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                    metavar="N", help=f"nodes observed at once (default {DEFAULT_CONCURRENCY})")
+    group.addoption("--connect-timeout", dest="kv_connect_timeout", type=int, default=DEFAULT_CONNECT_TIMEOUT,
+                    metavar="SECONDS",
+                    help=f"seconds to reach a node before its checks error (default {DEFAULT_CONNECT_TIMEOUT})")
 
 
 def inventory_option(config) -> list[str]:

@@ -7,13 +7,17 @@ patterns behave exactly as in `ansible-playbook -i ... -e ... --limit ...`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify.errors import InventoryError, UsageError
+from kubespray_verify.yaml_check import YAML_SUFFIXES, check_inventory_tree
 
 from ansible.errors import AnsibleError  # noqa: E402
 from ansible.inventory.manager import InventoryManager  # noqa: E402
@@ -21,6 +25,7 @@ from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible.parsing.dataloader import DataLoader  # noqa: E402
 from ansible.parsing.splitter import parse_kv  # noqa: E402
 from ansible.utils.vars import combine_vars  # noqa: E402
+from ansible.utils.display import Display  # noqa: E402
 from ansible.vars.manager import VariableManager  # noqa: E402
 
 # Kubespray's boilerplate play maps these with `group_by` before anything else runs
@@ -90,11 +95,15 @@ def parse_extra_vars(loader: DataLoader, values: Iterable[str]) -> dict:
 
 def load(sources: Sequence[str], extra_vars: Iterable[str] = (), limit: Optional[str] = None) -> AnsibleInputs:
     checked = check_sources(sources)
+    check_inventory_tree(checked)
     loader = DataLoader()
-    try:
-        inventory = InventoryManager(loader=loader, sources=checked)
-    except AnsibleError as exc:
-        raise InventoryError(f"inventory {', '.join(sources)}: {_first_lines(exc)}") from None
+    with _captured_warnings() as warnings:
+        try:
+            inventory = InventoryManager(loader=loader, sources=checked)
+        except AnsibleError as exc:
+            raise InventoryError(_unparsed_message(checked, warnings, exc)) from None
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     add_kubespray_groups(inventory)
     variables = VariableManager(loader=loader, inventory=inventory)
     variables._extra_vars = parse_extra_vars(loader, extra_vars)
@@ -123,3 +132,25 @@ def add_kubespray_groups(inventory: InventoryManager) -> None:
 def _first_lines(exc: Exception, n: int = 6) -> str:
     text = " ".join(line.strip() for line in str(exc).strip().splitlines()[:n] if line.strip())
     return text
+
+
+@contextlib.contextmanager
+def _captured_warnings():
+    """Ansible's inventory warnings, held back so that a failure gives one message, not a screenful."""
+    display = Display()
+    captured: list[str] = []
+    original = display.warning
+    display.warning = lambda msg, formatted=False, **kw: captured.append(" ".join(str(msg).split()))
+    try:
+        yield captured
+    finally:
+        display.warning = original
+
+
+def _unparsed_message(sources: Sequence[str], warnings: list[str], exc: Exception) -> str:
+    """The reason the plugin that should have read the source gave (INI: "path:line: ...")."""
+    for warning in warnings:
+        m = re.search(r"Failed to parse (\S+) with (\w+) plugin: (.*)", warning)
+        if m and m.group(2) == "ini" and not m.group(1).endswith(YAML_SUFFIXES):
+            return f"inventory {m.group(1)}: {m.group(3)}"
+    return f"inventory {', '.join(sources)}: {_first_lines(exc)}"

@@ -20,3 +20,7 @@ class InventoryError(VerifyError):
 
 class KubesprayTreeError(VerifyError):
     """The Kubespray directory is missing or is not a Kubespray tree."""
+
+
+class CheckError(VerifyError):
+    """An item that cannot be checked on a node (unreachable, unreadable, unverifiable): an error, never a pass."""

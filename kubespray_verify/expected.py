@@ -98,6 +98,7 @@ class Resolver:
         self.tree = tree
         self.inputs = inputs
         self.node_facts = node_facts
+        self.resolutions = 0
         try:
             self.play = Play.load(
                 {"hosts": "all", "gather_facts": False, "roles": [{"role": str(tree.defaults_role)}]},
@@ -136,6 +137,7 @@ class Resolver:
             hosts=ordered,
             download=delegate,
             notes=self._notes(),
+            resolutions=self.resolutions,
         )
 
     def _notes(self) -> list[str]:
@@ -215,9 +217,12 @@ class Resolver:
                 facts_source=expectation.facts_source,
                 items=list(expectation.items),
                 errors=list(expectation.errors),
+                container_manager=expectation.container_manager,
+                bin_dir=expectation.bin_dir,
             )
 
     def _resolve_host(self, host, facts_source: FactsSource, delegate: DownloadDelegate):
+        self.resolutions += 1
         templar, recorded = self._templar(host)
         group_names = {g.name for g in host.get_groups()}
         is_delegate = delegate.run_once and delegate.host == host.name
@@ -232,6 +237,13 @@ class Resolver:
         except AnsibleError as exc:
             arch = "unknown"
             errors.append(ItemError("image_arch", _explain(exc)))
+        context = {}
+        for var in ("container_manager", "bin_dir"):
+            try:
+                context[var] = str(tmpl("{{ %s }}" % var))
+            except AnsibleError as exc:
+                context[var] = None
+                errors.append(ItemError(var, _explain(exc)))
         try:
             switches = {
                 name: _truthy(tmpl("{{ %s | default(%s) }}" % (name, default)))
@@ -241,7 +253,7 @@ class Resolver:
         except AnsibleError as exc:
             raise InventoryError(f"host {host.name}: {_explain(exc)}") from None
         if switches["skip_downloads"]:
-            return HostExpectation(host.name, arch, facts_source, [], errors), recorded.seen
+            return HostExpectation(host.name, arch, facts_source, [], errors, **context), recorded.seen
 
         downloads = recorded.get("downloads")
         if not isinstance(downloads, Mapping):
@@ -268,7 +280,7 @@ class Resolver:
                 items.extend(self._kubeadm_images(tmpl, group_names, is_delegate))
             except AnsibleError as exc:
                 errors.append(ItemError("kubeadm_images", _explain(exc)))
-        return HostExpectation(host.name, arch, facts_source, items, errors), recorded.seen
+        return HostExpectation(host.name, arch, facts_source, items, errors, **context), recorded.seen
 
     def _item(self, name, raw, defaults, tmpl, group_names, is_delegate, switches) -> Optional[Item]:
         if not isinstance(raw, Mapping):

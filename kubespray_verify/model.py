@@ -78,6 +78,8 @@ class HostExpectation:
     facts_source: FactsSource
     items: list[Item] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+    container_manager: Optional[str] = None  # containerd, docker, crio
+    bin_dir: Optional[str] = None
 
     def item(self, name: str) -> Optional[Item]:
         return next((i for i in self.items if i.name == name), None)
@@ -86,6 +88,8 @@ class HostExpectation:
         return {
             "arch": self.arch,
             "facts_source": self.facts_source,
+            "container_manager": self.container_manager,
+            "bin_dir": self.bin_dir,
             "items": [i.to_json() for i in self.items],
             "errors": [e.to_json() for e in self.errors],
         }
@@ -109,12 +113,14 @@ class ExpectedState:
     hosts: dict[str, HostExpectation]
     download: DownloadDelegate = field(default_factory=lambda: DownloadDelegate(False, None))
     notes: list[str] = field(default_factory=list)
+    resolutions: int = 0  # how many host resolutions were templated (hosts sharing a profile share one)
 
     def to_json(self) -> dict:
         return {
             "kubespray": {"dir": self.kubespray_dir, "version": self.kubespray_version},
             "download": self.download.to_json(),
             "notes": list(self.notes),
+            "resolutions": self.resolutions,
             "hosts": {name: h.to_json() for name, h in self.hosts.items()},
         }
 
@@ -134,6 +140,8 @@ class ExpectedState:
                 facts_source=h["facts_source"],
                 items=items,
                 errors=[ItemError(**e) for e in h["errors"]],
+                container_manager=h.get("container_manager"),
+                bin_dir=h.get("bin_dir"),
             )
         return cls(
             kubespray_dir=data["kubespray"]["dir"],
@@ -141,6 +149,7 @@ class ExpectedState:
             hosts=hosts,
             download=DownloadDelegate(**data.get("download", {"run_once": False, "host": None})),
             notes=list(data.get("notes", [])),
+            resolutions=int(data.get("resolutions", 0)),
         )
 
 

@@ -56,6 +56,17 @@ def pytest_generate_tests(metafunc):
             metafunc.parametrize(
                 ("host", fixture), pairs, ids=[f"{h}::{i.name}" for h, i in pairs]
             )
+    if "installed_binary" in metafunc.fixturenames:
+        from kubespray_verify.observe import installed_path
+
+        state = expected_state(metafunc.config)
+        pairs = [
+            (host, item)
+            for host, exp in state.hosts.items()
+            for item in exp.items
+            if item.kind == "file" and installed_path(exp, item)
+        ]
+        metafunc.parametrize(("host", "installed_binary"), pairs, ids=[f"{h}::{i.name}" for h, i in pairs])
     if "host_expectation" in metafunc.fixturenames:
         state = expected_state(metafunc.config)
         metafunc.parametrize("host_expectation", list(state.hosts.values()), ids=list(state.hosts))

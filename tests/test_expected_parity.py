@@ -23,12 +23,12 @@ from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, uncommented_off
 HERE = Path(__file__).parent
 
 
-def render_with_ansible(inventory: Path, out: Path, extra_vars: list[str] = ()) -> dict:
+def render_with_ansible(inventory: Path, out: Path, extra_vars: list[str] = (), role: Path | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update({
         "KV_OUT": str(out),
-        "KV_DEFAULTS_ROLE": str(find_defaults_role(kubespray_dir())),
+        "KV_DEFAULTS_ROLE": str(role or find_defaults_role(kubespray_dir())),
         "ANSIBLE_ACTION_PLUGINS": str(HERE / "parity_plugins"),
         "ANSIBLE_HOST_KEY_CHECKING": "False",
     })

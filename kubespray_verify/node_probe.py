@@ -1,0 +1,231 @@
+"""The node probe: one self-contained script a node runs, answering in one JSON document.
+
+It runs under the node's own `python3` (3.8 or newer, standard library only:
+every Kubespray node has it, Ansible needs it) and is sent whole in one SSH
+command. It reports the node's architecture, its container runtime's image
+list (raw output, parsed on the runner by `runtimes.py`), and the hash, size,
+mode and owner of every path asked for. Hashing uses `hashlib` (OpenSSL),
+reading in large blocks. Nothing on the node is changed.
+
+This module is also the script: `PROBE_SOURCE` is this file's own text, and
+`command(request)` builds the shell command that runs it with a request.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import platform
+import pwd
+import grp
+import shutil
+import stat
+import subprocess
+import sys
+import zlib
+
+PROBE_VERSION = 1
+COMMAND_TIMEOUT = 60  # seconds for each runtime command on the node
+BLOCK = 4 * 1024 * 1024
+SEARCH_PATH = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin", "/opt/bin")
+MAX_BLOB = 256 * 1024  # index/manifest JSON read back from containerd's content store
+
+
+def _which(name):
+    found = shutil.which(name)
+    if found:
+        return found
+    for directory in SEARCH_PATH:
+        candidate = os.path.join(directory, name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _run(argv, timeout=COMMAND_TIMEOUT):
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"argv": argv, "rc": None, "stdout": "", "stderr": "timed out after %ds" % timeout}
+    except OSError as exc:
+        return {"argv": argv, "rc": None, "stdout": "", "stderr": str(exc)}
+    return {
+        "argv": argv,
+        "rc": proc.returncode,
+        "stdout": proc.stdout.decode("utf-8", "replace"),
+        "stderr": proc.stderr.decode("utf-8", "replace")[-4000:],
+    }
+
+
+def _containerd(request):
+    ctr = _which("ctr")
+    if ctr is None:
+        return {"source": "ctr", "error": "ctr not found on the node"}
+    base = [ctr]
+    if request.get("containerd_address"):
+        base += ["--address", request["containerd_address"]]
+    base += ["-n", request.get("containerd_namespace", "k8s.io")]
+    listing = _run(base + ["images", "ls"])
+    result = {"source": "ctr", "images": listing, "blobs": {}}
+    if listing["rc"] != 0:
+        return result
+    # Index and manifest documents of every listed target: the platform manifests inside an index
+    # and the config digest (image ID) can then be judged without asking the registry.
+    for line in listing["stdout"].splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 3 or not fields[2].startswith("sha256:"):
+            continue
+        digest, media_type = fields[2], fields[1]
+        if digest in result["blobs"] or "index" not in media_type and "list" not in media_type \
+                and "manifest" not in media_type:
+            continue
+        blob = _run(base + ["content", "get", digest])
+        if blob["rc"] == 0 and len(blob["stdout"]) <= MAX_BLOB:
+            result["blobs"][digest] = blob["stdout"]
+            _add_children(base, blob["stdout"], result["blobs"])
+    return result
+
+
+def _add_children(base, text, blobs):
+    """For an index: the platform manifests it lists that the node holds (to read their config digest)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return
+    for child in doc.get("manifests", []) or []:
+        digest = child.get("digest")
+        if not digest or digest in blobs:
+            continue
+        blob = _run(base + ["content", "get", digest])
+        if blob["rc"] == 0 and len(blob["stdout"]) <= MAX_BLOB:
+            blobs[digest] = blob["stdout"]
+
+
+def _docker(request):
+    docker = _which("docker")
+    if docker is None:
+        return {"source": "docker", "error": "docker not found on the node"}
+    base = [docker]
+    if request.get("docker_host"):
+        base += ["-H", request["docker_host"]]
+    ids = _run(base + ["image", "ls", "-q", "--no-trunc"])
+    if ids["rc"] != 0:
+        return {"source": "docker", "images": ids}
+    unique = sorted(set(ids["stdout"].split()))
+    if not unique:
+        return {"source": "docker", "images": dict(ids, stdout="[]")}
+    return {"source": "docker", "images": _run(base + ["image", "inspect"] + unique)}
+
+
+def _crio(request):
+    crictl = _which("crictl")
+    if crictl is not None:
+        return {"source": "crictl", "images": _run([crictl, "images", "-o", "json"])}
+    podman = _which("podman")
+    if podman is not None:
+        return {"source": "podman", "images": _run([podman, "images", "--format", "json"])}
+    root = request.get("storage_root", "/var/lib/containers/storage")
+    for driver in ("overlay", "vfs"):
+        path = os.path.join(root, "%s-images" % driver, "images.json")
+        if os.path.exists(path):
+            with open(path, "r") as fh:
+                return {"source": "storage", "path": path,
+                        "images": {"argv": ["read", path], "rc": 0, "stdout": fh.read(), "stderr": ""}}
+    return {"source": "storage", "error": "neither crictl, podman nor %s/*-images/images.json on the node" % root}
+
+
+RUNTIMES = {"containerd": _containerd, "docker": _docker, "crio": _crio}
+
+
+def _owner(uid, gid):
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = str(gid)
+    return user, group
+
+
+def _hash(path, algo):
+    digest = hashlib.new(algo)
+    buf = bytearray(BLOCK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        while True:
+            n = fh.readinto(buf)
+            if not n:
+                break
+            digest.update(view[:n])
+    return "%s:%s" % (algo, digest.hexdigest())
+
+
+def _file(path, algo):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    except OSError as exc:
+        return {"exists": None, "error": exc.strerror or str(exc)}
+    user, group = _owner(st.st_uid, st.st_gid)
+    info = {
+        "exists": True,
+        "type": "file" if stat.S_ISREG(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode) else "other",
+        "size": st.st_size,
+        "mode": format(stat.S_IMODE(st.st_mode), "04o"),
+        "owner": user,
+        "group": group,
+    }
+    if info["type"] == "file" and algo:
+        try:
+            info["checksum"] = _hash(path, algo)
+        except (OSError, ValueError) as exc:
+            info["error"] = str(exc)
+    return info
+
+
+def probe(request):
+    uname = os.uname()
+    answer = {
+        "probe": PROBE_VERSION,
+        "facts": {"architecture": uname.machine, "system": platform.system(), "hostname": uname.nodename},
+        "python": platform.python_version(),
+    }
+    runtime = request.get("runtime")
+    if runtime:
+        handler = RUNTIMES.get(runtime)
+        answer["images"] = handler(request) if handler else {"error": "unknown runtime %s" % runtime}
+        answer["images"]["runtime"] = runtime
+    if request.get("paths"):
+        answer["files"] = {p["path"]: _file(p["path"], p.get("algo")) for p in request["paths"]}
+    return answer
+
+
+def _main():
+    request = json.loads(zlib.decompress(base64.b64decode(sys.argv[1])).decode()) if len(sys.argv) > 1 else {}
+    sys.stdout.write(json.dumps(probe(request)))
+
+
+if __name__ == "__main__":
+    _main()
+
+
+# ---------------------------------------------------------------------------
+# Runner side (not executed on the node).
+
+def _source():
+    with open(__file__.replace(".pyc", ".py"), "r") as fh:
+        return fh.read()
+
+
+def command(request):
+    """The shell command that runs this script on a node with `request` (JSON-able)."""
+    script = base64.b64encode(zlib.compress(_source().encode(), 9)).decode()
+    payload = base64.b64encode(zlib.compress(json.dumps(request, sort_keys=True).encode(), 9)).decode()
+    runner = "import base64,zlib,sys;exec(compile(zlib.decompress(base64.b64decode(sys.argv[1])),'kubespray-verify-probe','exec'))"
+    # sys.argv[1] holds the script while it is compiled; the script then reads its request from argv[1].
+    return "python3 -c \"%s\" %s %s" % (
+        runner.replace("sys.argv[1]", "sys.argv.pop(1)"), script, payload
+    )

@@ -1,0 +1,154 @@
+"""Observe every node once: at most two round trips per node, nodes in parallel.
+
+Round one asks each node for its architecture and its runtime's image list
+(and, when the inventory already gives the architecture, the file hashes
+too). Hosts whose facts the inventory does not give are then resolved again
+with the architecture the node reported, and round two hashes the paths that
+resolution expects. The result is plain JSON, so `pytest -n` workers can share
+one observation of the cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional
+
+from kubespray_verify import node_probe
+from kubespray_verify.errors import VerifyError
+from kubespray_verify.model import ExpectedState, FileItem, HostExpectation
+
+DEFAULT_CONCURRENCY = 32  # nodes observed at once
+
+# Files Kubespray copies unchanged from local_release_dir into bin_dir (download item → binary name).
+INSTALLED_BINARIES = {
+    "kubelet": "kubelet",
+    "kubeadm": "kubeadm",
+    "kubectl": "kubectl",
+    "calicoctl": "calicoctl",
+    "runc": "runc",
+    "crun": "crun",
+    "skopeo": "skopeo",
+    "yq": "yq",
+    "gvisor_runsc": "runsc",
+    "gvisor_containerd_shim": "containerd-shim-runsc-v1",
+}
+
+
+def installed_path(host: HostExpectation, item: FileItem) -> Optional[str]:
+    """Where Kubespray installs a raw binary item, or None for archives and manifests."""
+    name = INSTALLED_BINARIES.get(item.name)
+    if name is None or item.unarchive or not host.bin_dir:
+        return None
+    return f"{host.bin_dir.rstrip('/')}/{name}"
+
+
+def expected_paths(host: HostExpectation) -> list[dict]:
+    paths: dict[str, Optional[str]] = {}
+    for item in host.items:
+        if isinstance(item, FileItem):
+            algo = item.checksum.split(":")[0] if item.checksum else "sha256"
+            paths[item.dest] = algo
+            installed = installed_path(host, item)
+            if installed:
+                paths[installed] = algo
+    return [{"path": p, "algo": a} for p, a in sorted(paths.items())]
+
+
+@dataclass
+class Observation:
+    """What one node answered (raw probe answers), or why it could not answer."""
+
+    host: str
+    node: str = ""
+    error: Optional[str] = None
+    facts: dict = field(default_factory=dict)
+    images: Optional[dict] = None  # the probe's "images" section
+    files: dict = field(default_factory=dict)  # path → the probe's file record
+    round_trips: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "Observation":
+        return cls(**data)
+
+
+@dataclass
+class ClusterObservation:
+    state: ExpectedState  # resolved again with node facts where the inventory gave none
+    nodes: dict[str, Observation]
+
+    def to_json(self) -> dict:
+        return {"state": self.state.to_json(), "nodes": {h: o.to_json() for h, o in self.nodes.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "ClusterObservation":
+        return cls(ExpectedState.from_json(data["state"]),
+                   {h: Observation.from_json(o) for h, o in data["nodes"].items()})
+
+
+def observe(
+    state: ExpectedState,
+    nodes: Mapping,  # host → transport.Node
+    reresolve: Callable[[dict], ExpectedState],
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> ClusterObservation:
+    """Probe every host of `state`; `reresolve(node_facts)` resolves again with observed facts."""
+    results = {host: Observation(host, node=getattr(nodes.get(host), "description", "")) for host in state.hosts}
+
+    def ask(host: str, request: dict) -> None:
+        obs = results[host]
+        node = nodes.get(host)
+        if node is None:
+            obs.error = "no connection for this host"
+            return
+        started = time.monotonic()
+        try:
+            answer = _run_probe(node, request)
+        except VerifyError as exc:
+            obs.error = str(exc)
+            return
+        finally:
+            obs.round_trips += 1
+            obs.seconds += time.monotonic() - started
+        obs.facts = answer.get("facts", obs.facts)
+        if "images" in answer:
+            obs.images = answer["images"]
+        obs.files.update(answer.get("files", {}))
+
+    def first_round(host: str) -> None:
+        exp = state.hosts[host]
+        request = {"runtime": exp.container_manager}
+        if exp.facts_source == "inventory":
+            request["paths"] = expected_paths(exp)
+        ask(host, request)
+
+    workers = max(1, min(concurrency, len(results)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="observe") as pool:
+        list(pool.map(first_round, list(results)))
+
+    node_facts = {
+        host: {"architecture": obs.facts["architecture"], "system": obs.facts.get("system", "Linux")}
+        for host, obs in results.items()
+        if obs.error is None and obs.facts.get("architecture") and state.hosts[host].facts_source != "inventory"
+    }
+    final = reresolve(node_facts) if node_facts else state
+
+    second = [h for h in node_facts if h in final.hosts]
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(second) or 1)),
+                            thread_name_prefix="observe") as pool:
+        list(pool.map(lambda h: ask(h, {"paths": expected_paths(final.hosts[h])}), second))
+    return ClusterObservation(final, results)
+
+
+def _run_probe(node, request: dict) -> dict:
+    from kubespray_verify.transport import run_json
+
+    answer = run_json(node, node_probe.command(request))
+    if answer.get("probe") != node_probe.PROBE_VERSION:
+        raise VerifyError(f"{node.name}: unexpected probe answer version {answer.get('probe')!r}")
+    return answer

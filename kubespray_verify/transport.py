@@ -1,0 +1,145 @@
+"""Running a command on a node over the connection Ansible would use, through testinfra's backends.
+
+Connection variables (`ansible_host`, `ansible_port`, `ansible_user`, key
+file, `ansible_ssh_common_args`/`ansible_ssh_extra_args` such as ProxyJump,
+become, `ansible_connection: local`) are read with ansible-core from the
+inventory, templated for each host, and handed to testinfra's own mapping
+(`testinfra.utils.ansible_runner.get_ansible_host`). A command's result is a
+value; a connection that cannot be made is a `NodeUnreachable` naming host
+and cause.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+from kubespray_verify import ansible_env  # noqa: F401
+from kubespray_verify import ansible_inputs
+from kubespray_verify.errors import VerifyError
+
+import testinfra  # noqa: E402,F401
+from ansible.errors import AnsibleError  # noqa: E402
+from ansible.template import Templar  # noqa: E402
+from testinfra.utils.ansible_runner import get_ansible_config, get_ansible_host  # noqa: E402
+
+CONNECT_TIMEOUT = 10  # seconds to establish a connection to a node
+KEEPALIVE = "-o ServerAliveInterval=5 -o ServerAliveCountMax=3"  # a node gone mid-command costs ~15 s
+
+CONNECTION_VARS = (
+    "ansible_host", "ansible_port", "ansible_user", "ansible_connection",
+    "ansible_ssh_host", "ansible_ssh_port", "ansible_ssh_user",
+    "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_ssh_pass",
+    "ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_become", "ansible_become_user",
+)
+
+
+class NodeUnreachable(VerifyError):
+    def __init__(self, host: str, cause: str):
+        super().__init__(f"{host}: unreachable: {cause}")
+        self.host = host
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    rc: int
+    stdout: str
+    stderr: str
+
+
+class Node:
+    """One inventory host and the testinfra backend that reaches it."""
+
+    def __init__(self, name: str, testinfra_host, description: str):
+        self.name = name
+        self._host = testinfra_host
+        self.description = description  # e.g. ssh://root@10.200.0.11 (never a password)
+
+    def run(self, command: str) -> CommandResult:
+        try:
+            out = self._host.run(command)
+        except RuntimeError as exc:  # testinfra's ssh backend: exit 255 is a connection failure
+            result = exc.args[0] if exc.args else None
+            stderr = getattr(result, "stderr", "") or str(exc)
+            raise NodeUnreachable(self.name, _last_line(stderr) or "ssh failed") from None
+        except OSError as exc:
+            raise NodeUnreachable(self.name, str(exc)) from None
+        return CommandResult(out.rc, out.stdout, out.stderr)
+
+
+def connection_vars(inputs: ansible_inputs.AnsibleInputs, host) -> dict:
+    """The host's connection variables, templated as Ansible would before connecting."""
+    raw = inputs.variables.get_vars(host=host, include_hostvars=False)
+    templar = Templar(loader=inputs.loader, variables=raw)
+    found = {}
+    for name in CONNECTION_VARS:
+        if name in raw:
+            try:
+                found[name] = templar.template(raw[name])
+            except AnsibleError as exc:
+                raise VerifyError(f"host {host.name}: variable {name}: {' '.join(str(exc).split())}") from None
+    # Legacy spellings Ansible still accepts.
+    for legacy, modern in (("ansible_ssh_host", "ansible_host"), ("ansible_ssh_port", "ansible_port"),
+                           ("ansible_ssh_user", "ansible_user")):
+        if legacy in found and modern not in found:
+            found[modern] = found[legacy]
+    return found
+
+
+def nodes(inventory: Sequence[str], extra_vars: Sequence[str] = (), limit: Optional[str] = None,
+          connect_timeout: int = CONNECT_TIMEOUT) -> dict[str, Node]:
+    inputs = ansible_inputs.load(inventory, extra_vars, limit)
+    config = get_ansible_config()
+    result = {}
+    for host in inputs.hosts:
+        hostvars = {k: v for k, v in connection_vars(inputs, host).items() if v is not None}
+        result[host.name] = node_from_vars(host.name, hostvars, config, connect_timeout)
+    return result
+
+
+def node_from_vars(name: str, hostvars: Mapping, config=None, connect_timeout: int = CONNECT_TIMEOUT) -> Node:
+    hostvars = dict(hostvars)
+    for key in ("ansible_port",):
+        if key in hostvars:
+            hostvars[key] = str(hostvars[key])
+    if isinstance(hostvars.get("ansible_become"), str):
+        hostvars["ansible_become"] = hostvars["ansible_become"].lower() in ("1", "true", "yes", "on")
+    inventory = {"_meta": {"hostvars": {name: hostvars}}, "all": {"hosts": [name]}}
+    testinfra_host = get_ansible_host(config or get_ansible_config(), inventory, name)
+    if testinfra_host is None:
+        raise VerifyError(f"host {name}: connection {hostvars.get('ansible_connection')!r} is not supported")
+    backend = testinfra_host.backend
+    if hasattr(backend, "controlpersist"):
+        # No ControlMaster left running after the run; each node gets at most two connections.
+        backend.controlpersist = 0
+        backend.timeout = connect_timeout
+        extra = (backend.ssh_extra_args or "")
+        if "batchmode" not in extra.lower() and not getattr(backend.host, "password", None):
+            extra += " -o BatchMode=yes"
+        if "serveraliveinterval" not in extra.lower():
+            extra += " " + KEEPALIVE
+        backend.ssh_extra_args = extra.strip()
+        description = f"{backend.NAME}://{backend.host.user + '@' if backend.host.user else ''}{backend.host.name}"
+        if backend.host.port:
+            description += f":{backend.host.port}"
+    else:
+        description = f"{backend.NAME}://{name}"
+    return Node(name, testinfra_host, description)
+
+
+def run_json(node: Node, command: str) -> dict:
+    """Run a command that answers JSON on stdout (the node probe)."""
+    result = node.run(command)
+    if result.rc != 0:
+        raise VerifyError(f"{node.name}: probe failed (exit {result.rc}): {_last_line(result.stderr)}")
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        raise VerifyError(f"{node.name}: probe answered no JSON: {result.stdout[:200]!r}") from None
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""

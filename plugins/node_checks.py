@@ -1,0 +1,69 @@
+"""Turn a node's observation into one verdict per (host, item).
+
+A verdict that fails is a test failure; one that cannot be established
+(node unreachable, image list unreadable, digest unverifiable) is raised
+while the fixture sets up, so it is reported as an error (JUnit `<error>`),
+never as a pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kubespray_verify.errors import CheckError
+from kubespray_verify.evidence import node_images, observed_file, registry_facts_from_blobs
+from kubespray_verify.model import FileItem, ImageItem
+from kubespray_verify.observe import installed_path
+from kubespray_verify.verdicts import Status, Verdict, file_verdict, image_verdict
+
+def _node(cluster, host: str):
+    obs = cluster.nodes[host]
+    if obs.error:
+        raise CheckError(obs.error)
+    return obs, cluster.state.hosts[host]
+
+
+def _current(exp, item, kind):
+    """The item as resolved with the node's own facts (its checksum may depend on them)."""
+    current = exp.item(item.name)
+    if current is None or not isinstance(current, kind):
+        raise CheckError(
+            f"{exp.host}: {item.name} does not apply once the node's architecture ({exp.arch}) is known"
+        )
+    return current
+
+
+def _settle(verdict: Verdict) -> Verdict:
+    if verdict.status == Status.ERROR:
+        raise CheckError(verdict.message)
+    return verdict
+
+
+@pytest.fixture
+def image_verdict_for(cluster, host, download_image) -> Verdict:
+    obs, exp = _node(cluster, host)
+    item = _current(exp, download_image, ImageItem)
+    images, runtime = node_images(obs)
+    return _settle(image_verdict(item, images, runtime=runtime, platform=f"linux/{exp.arch}",
+                                 facts=registry_facts_from_blobs(obs)))
+
+
+@pytest.fixture
+def file_verdict_for(cluster, host, download_file) -> Verdict:
+    obs, exp = _node(cluster, host)
+    item = _current(exp, download_file, FileItem)
+    return _settle(file_verdict(item, observed_file(obs, item.dest, host)))
+
+
+@pytest.fixture
+def installed_binary_verdict(cluster, host, installed_binary) -> Verdict:
+    obs, exp = _node(cluster, host)
+    item = _current(exp, installed_binary, FileItem)
+    path = installed_path(exp, item)
+    found = observed_file(obs, path, host)
+    if not found.exists:
+        pytest.skip(f"{host}: {path} not installed yet")
+    # The installed copy is Kubespray's copy of the download: same content; its mode is bin_dir's.
+    installed = FileItem(name=item.name, url=item.url, dest=path, checksum=item.checksum, unarchive=False,
+                         owner=item.owner, mode=None, groups=item.groups)
+    return _settle(file_verdict(installed, found))
