@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -114,15 +115,19 @@ class Lab:
         leftovers = cleanup.teardown(prefix)
         if leftovers:
             log(f"removed what lab {prefix} had left: {leftovers.summary()}")
-        layout = Layout(prefix, netns.pick_subnet(prefix))
-        layout.home.mkdir(parents=True)
-        layout.logs_dir.mkdir()
-        lab = cls(layout, LabState(prefix, str(layout.subnet), kubespray_dir, realistic_sizes=realistic_sizes))
-        lab.state.save(layout)
         try:
+            with netns.subnet_lock():
+                layout = Layout(prefix, netns.pick_subnet(prefix))
+                layout.home.mkdir(parents=True)
+                layout.logs_dir.mkdir()
+                lab = cls(layout, LabState(prefix, str(layout.subnet), kubespray_dir,
+                                           realistic_sizes=realistic_sizes))
+                lab.state.save(layout)
+                netns.create_hub(layout)
             lab._build(names, runtimes, log)
         except BaseException:
-            cleanup.teardown(prefix)
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                cleanup.teardown(prefix)
             raise
         return lab
 
@@ -164,7 +169,6 @@ class Lab:
         def step(message: str) -> None:
             log(f"[{time.monotonic() - started:5.1f}s] {message}")
 
-        netns.create_hub(layout)
         pki = pki_ops.create(layout.pki_dir, [layout.hub_ip], f"kubespray-verify {layout.prefix}")
         ssh_key = _ssh_key(layout)
         self._record(mirrors.start_all(layout, pki))
@@ -294,7 +298,8 @@ def status(prefix: str = DEFAULT_PREFIX) -> dict:
     lab = Lab(Layout(prefix, _network(recorded.subnet)), recorded)
     by_role = {r.role: processes.alive(r) for r in recorded.processes}
     for node in lab.nodes:
-        linked = node.name in [n[len(prefix) + 1:] for n in found.namespaces] and netns.node_link_up(lab.layout, node.name)
+        linked = (lab.layout.node_netns(node.name) in found.namespaces
+                  and netns.node_link_up(lab.layout, node.name))
         report["nodes"].append({
             "name": node.name, "ip": node.ip, "runtime": node.runtime, "groups": list(node.groups),
             "link": "up" if linked else "down",

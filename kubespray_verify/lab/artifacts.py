@@ -1,10 +1,11 @@
 """The files the lab's files_repo serves: deterministic stand-ins for Kubespray's downloads.
 
 Each file item's URL (under `files_repo`) gets a file whose bytes depend only
-on the URL: a small shell script standing in for a binary, a gzipped tarball
+on its path under files_repo (not on the lab's address, so the checksums are
+the same for every lab and every run): a small shell script standing in for a binary, a gzipped tarball
 holding one for archives, a YAML document for manifests. With realistic sizes
 the stand-in is padded to about the size of the real download with bytes from
-a generator seeded by the URL (so the same on every run), which makes hashing
+a generator seeded by that path, which makes hashing
 and copying cost what they cost on a real site.
 """
 
@@ -60,28 +61,28 @@ def mirror_path(files_repo_dir: Path, files_repo: str, item: FileItem) -> Path:
 
 def write(files_repo_dir: Path, files_repo: str, item: FileItem, realistic: bool) -> Artifact:
     path = mirror_path(files_repo_dir, files_repo, item)
-    data = content(item.name, item.url, realistic)
+    data = content(item.name, str(path.relative_to(files_repo_dir)), realistic)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     path.chmod(0o644)
     return Artifact(item.url, path, hashlib.sha256(data).hexdigest())
 
 
-def content(name: str, url: str, realistic: bool) -> bytes:
-    """The stand-in bytes for the download `name` at `url` (a pure function of its arguments)."""
-    base = url.rsplit("/", 1)[-1]
-    padding = _padding(url, REALISTIC_SIZES.get(name, DEFAULT_REALISTIC_SIZE)) if realistic else b""
+def content(name: str, path: str, realistic: bool) -> bytes:
+    """The stand-in bytes for the download `name` at `path` under files_repo (a pure function)."""
+    base = path.rsplit("/", 1)[-1]
+    padding = _padding(path, REALISTIC_SIZES.get(name, DEFAULT_REALISTIC_SIZE)) if realistic else b""
     if base.endswith(MANIFEST_SUFFIXES):
-        return f"# kubespray-verify lab stand-in for {url}\n".encode() + _comment_lines(padding)
-    script = (f"#!/bin/sh\n# kubespray-verify lab stand-in for {name} ({url})\n"
+        return f"# kubespray-verify lab stand-in for {path}\n".encode() + _comment_lines(padding)
+    script = (f"#!/bin/sh\n# kubespray-verify lab stand-in for {name} ({path})\n"
               f"echo '{name}: kubespray-verify lab stand-in'\nexit 0\n").encode() + padding
     if base.endswith(ARCHIVE_SUFFIXES):
         return _tar_gz(name, script)
     return script
 
 
-def _padding(url: str, size: int) -> bytes:
-    return random.Random(hashlib.sha256(url.encode()).digest()).randbytes(size)
+def _padding(path: str, size: int) -> bytes:
+    return random.Random(hashlib.sha256(path.encode()).digest()).randbytes(size)
 
 
 def _comment_lines(padding: bytes) -> bytes:

@@ -112,7 +112,7 @@ def build(repository: str, tag: str, style: str = "oci", variant: str = "") -> B
 
 
 def docker_archive(image: BuiltImage, reference: str, arch: str = "amd64") -> bytes:
-    """A `docker save` tarball of one platform, tagged `reference` (what `docker load`, `ctr import`, `podman load` read)."""
+    """A `docker save` tarball of one platform, tagged `reference` (for docker load, ctr import, podman load)."""
     p = image.platforms[arch]
     config_name = p.config.digest.split(":")[1] + ".json"
     layer_name = p.layer.digest.split(":")[1] + "/layer.tar"

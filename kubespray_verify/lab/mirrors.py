@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from kubespray_verify.lab import netns
 from kubespray_verify.lab.layout import LAB_ROOT, FILES_REPO_PORT, PLAIN_REGISTRY_PORT, SECURE_REGISTRY_PORT, Layout

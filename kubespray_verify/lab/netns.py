@@ -10,12 +10,14 @@ another lab's. Nothing here routes anywhere but the lab's own /24.
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from kubespray_verify.lab.errors import LabError
-from kubespray_verify.lab.layout import Layout, subnet_candidates
+from kubespray_verify.lab.layout import LAB_ROOT, Layout, subnet_candidates
 from kubespray_verify.lab.processes import run
 
 NETNS_DIR = Path("/run/netns")
@@ -29,12 +31,24 @@ def netns_path(name: str) -> str:
 
 
 def pick_subnet(prefix: str) -> ipaddress.IPv4Network:
-    """The first candidate /24 that no address or route of the root namespace overlaps."""
+    """The first candidate /24 that no address or route of the root namespace overlaps.
+
+    Call it holding `subnet_lock()` until the runner link carries the subnet, so
+    that two labs starting at once cannot pick the same one.
+    """
     used = _used_networks()
     for candidate in subnet_candidates(prefix):
         if not any(candidate.overlaps(net) for net in used):
             return candidate
     raise LabError("no free /24 left in 10.200.0.0-10.249.255.255 for the lab")
+
+
+@contextmanager
+def subnet_lock():
+    LAB_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(LAB_ROOT / ".subnet.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def create_hub(layout: Layout) -> None:
