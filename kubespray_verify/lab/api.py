@@ -196,11 +196,11 @@ class Lab:
         first = self._resolve()
         step(f"inventory {layout.inventory_dir} resolved against {self.kubespray_dir}")
         sources = self._publish_files(first)
-        digests = self._publish_images(first, pki)
+        built = self._publish_images(first, pki)
         step(f"mirrors filled: {len(sources)} files, {len(self.images)} images")
-        inventory.write_pins(layout, *self._pins(first, sources, digests))
+        inventory.write_pins(layout, *self._pins(first, built))
         self.state.expected = self._resolve()
-        _check_consistent(self.state.expected, self.state.files, digests)
+        _check_consistent(self.state.expected, self.state.files, built)
         self.state.save(layout)
         step("checksums and digest pins written; Kubespray now expects the lab's files and images")
 
@@ -259,7 +259,7 @@ class Lab:
                 image.config_digest())
         return built
 
-    def _pins(self, expected: ExpectedState, sources: dict[str, Path], built: dict[str, images.BuiltImage]):
+    def _pins(self, expected: ExpectedState, built: dict[str, images.BuiltImage]):
         """Inventory values: each file item's checksum variable, and a few image digest pins."""
         variables = checksum_vars(self.kubespray_dir)
         checksums: dict[str, str] = {}
