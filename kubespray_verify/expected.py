@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify import ansible_inputs
-from kubespray_verify.digests import is_unset, normalize_checksum, normalize_digest
+from kubespray_verify.digests import is_unset, normalize_checksum, optional_digest
 from kubespray_verify.errors import InventoryError
 from kubespray_verify.kubespray_tree import KubesprayTree, locate
 from kubespray_verify.model import (
@@ -302,7 +302,7 @@ class Resolver:
                 name=name,
                 repo=str(item["repo"]),
                 tag=str(item["tag"]),
-                digest=normalize_digest(_checksum_field(item)),
+                digest=optional_digest(_checksum_field(item)),
                 groups=tuple(groups),
                 delegate=via_delegate,
             )

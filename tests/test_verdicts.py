@@ -7,8 +7,8 @@ pushed, and the registry facts are what the registry says about them.
 
 import pytest
 
-from capture_runtimes import IMAGES, MIRROR_NAME, RETAGGED
-from imagebuild import Index
+from tests.capture_runtimes import IMAGES, MIRROR_NAME, RETAGGED
+from tests.imagebuild import Index
 from kubespray_verify.model import FileItem, ImageItem
 from kubespray_verify.refs import parse_reference
 from kubespray_verify.runtimes import NodeImage, parse_crictl_images
