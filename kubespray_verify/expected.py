@@ -138,7 +138,19 @@ class Resolver:
             download=delegate,
             notes=self._notes(),
             resolutions=self.resolutions,
+            pulls_by_digest=self._pulls_by_digest(),
         )
+
+    def _pulls_by_digest(self) -> Optional[bool]:
+        """True when the tree's container items carry their digest under `sha256:` (the key Kubespray pulls by)."""
+        templar, recorded = self._templar(self.inputs.hosts[0])
+        downloads = recorded.get("downloads")
+        if not isinstance(downloads, Mapping):
+            return None
+        keys = {k for item in downloads.values() if isinstance(item, Mapping) and "repo" in item for k in item}
+        if "sha256" in keys:
+            return True
+        return False if "checksum" in keys else None
 
     def _notes(self) -> list[str]:
         notes = []

@@ -40,8 +40,8 @@ def _settle(verdict: Verdict) -> Verdict:
 
 
 @pytest.fixture
-def image_verdict_for(cluster, host, download_image) -> Verdict:
-    obs, exp = _node(cluster, host)
+def image_verdict_for(cluster, inventory_host, download_image) -> Verdict:
+    obs, exp = _node(cluster, inventory_host)
     item = _current(exp, download_image, ImageItem)
     images, runtime = node_images(obs)
     return _settle(image_verdict(item, images, runtime=runtime, platform=f"linux/{exp.arch}",
@@ -49,20 +49,20 @@ def image_verdict_for(cluster, host, download_image) -> Verdict:
 
 
 @pytest.fixture
-def file_verdict_for(cluster, host, download_file) -> Verdict:
-    obs, exp = _node(cluster, host)
+def file_verdict_for(cluster, inventory_host, download_file) -> Verdict:
+    obs, exp = _node(cluster, inventory_host)
     item = _current(exp, download_file, FileItem)
-    return _settle(file_verdict(item, observed_file(obs, item.dest, host)))
+    return _settle(file_verdict(item, observed_file(obs, item.dest, inventory_host)))
 
 
 @pytest.fixture
-def installed_binary_verdict(cluster, host, installed_binary) -> Verdict:
-    obs, exp = _node(cluster, host)
+def installed_binary_verdict(cluster, inventory_host, installed_binary) -> Verdict:
+    obs, exp = _node(cluster, inventory_host)
     item = _current(exp, installed_binary, FileItem)
     path = installed_path(exp, item)
-    found = observed_file(obs, path, host)
+    found = observed_file(obs, path, inventory_host)
     if not found.exists:
-        pytest.skip(f"{host}: {path} not installed yet")
+        pytest.skip(f"{inventory_host}: {path} not installed yet")
     # The installed copy is Kubespray's copy of the download: same content; its mode is bin_dir's.
     installed = FileItem(name=item.name, url=item.url, dest=path, checksum=item.checksum, unarchive=False,
                          owner=item.owner, mode=None, groups=item.groups)
