@@ -242,14 +242,17 @@ def transport_error(exc: BaseException, method: str, url: str, verify: Verify = 
             f"TLS certificate of {host} not trusted: {reason} (trusted: {describe_verify(verify)}; {where})",
             url=redact_url(url), host=host, ca=describe_verify(verify),
         )
-    if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
-        return errors.NameResolutionFailed(f"cannot resolve host {urlsplit(url).hostname} ({where})", url=redact_url(url), host=host)
-    if has(requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError):
-        return errors.ConnectTimeout(f"connection to {host} timed out ({where})", url=redact_url(url), host=host)
     if has(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError):
         return errors.ConnectionFailed(f"proxy failed for {host}: {_reason(chain)} ({where})", url=redact_url(url), host=host)
+    if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
+        return errors.NameResolutionFailed(f"cannot resolve host {urlsplit(url).hostname} ({where})", url=redact_url(url), host=host)
     if has(ConnectionRefusedError):
         return errors.ConnectionRefused(f"connection to {host} refused: nothing listens there ({where})", url=redact_url(url), host=host)
+    # urllib3's NewConnectionError (refused, unreachable...) subclasses ConnectTimeoutError: not a timeout.
+    if has(requests.exceptions.ConnectTimeout) or any(
+        isinstance(e, urllib3.exceptions.ConnectTimeoutError) and not isinstance(e, urllib3.exceptions.NewConnectionError) for e in chain
+    ):
+        return errors.ConnectTimeout(f"connection to {host} timed out ({where})", url=redact_url(url), host=host)
     if has(requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
         return errors.ReadTimeout(f"{host} accepted the connection but did not answer in time ({where})", url=redact_url(url), host=host)
     if tls := has(ssl.SSLError):
@@ -294,6 +297,7 @@ def status_error(
             errors.AccessDenied: f"access denied by {host}",
             errors.RateLimited: f"rate limited by {host}",
         }.get(cls, f"unexpected answer from {host}")
+    codes = tuple(dict.fromkeys(codes))
     detail = f"HTTP {status}" + (f" {','.join(codes)}" if codes else "")
     if retry_after is not None:
         detail += f", Retry-After {retry_after:g} s"
