@@ -22,7 +22,17 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from kubespray_verify import auth, errors, oci
-from kubespray_verify.http import Credentials, ProxySettings, RetryPolicy, Timeouts, Transport, Verify, parse_retry_after, status_error
+from kubespray_verify.http import (
+    Credentials,
+    ProxySettings,
+    RetryPolicy,
+    Timeouts,
+    Transport,
+    Verify,
+    parse_retry_after,
+    split_userinfo,
+    status_error,
+)
 
 DOCKER_HUB = "registry-1.docker.io"
 
@@ -84,8 +94,9 @@ class RegistryClient:
         timeout: Timeouts = Timeouts(),
         retry: RetryPolicy = RetryPolicy(),
     ):
-        self.base_url = registry_base_url(registry)
-        self._credentials = Credentials.of(credentials)
+        bare, from_url = split_userinfo(registry_base_url(registry))
+        self.base_url = bare
+        self._credentials = Credentials.of(credentials) or from_url
         self._transport = Transport(verify=verify, proxies=proxies, timeout=timeout, retry=retry)
         self._basic = False  # the registry asked for Basic: send it up front from now on
         self._bearer: Optional[auth.Challenge] = None  # realm and service of the registry's token service

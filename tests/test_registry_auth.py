@@ -5,6 +5,7 @@ import pytest
 from kubespray_verify import errors, oci
 from kubespray_verify.http import Credentials
 from kubespray_verify.oci import Platform
+from kubespray_verify.registry import RegistryClient
 from tests.registries import OPERATOR, READER, make_ca
 
 IMAGE = oci.build_image({"bin/coredns": b"coredns"}, Platform("amd64"))
@@ -35,6 +36,13 @@ def test_basic_credentials_are_sent_up_front_once_the_registry_asked(tls_pushed)
         for _ in range(3):
             client.head_manifest("coredns/coredns", "v1.11.3")
         assert challenges() == before + 1
+
+
+def test_credentials_in_the_registry_url(tls_pushed):
+    url = tls_pushed.url.replace("https://", f"https://{OPERATOR.username}:{OPERATOR.password}@")
+    client = RegistryClient(url, verify=str(tls_pushed.ca))
+    assert client.base_url == tls_pushed.url and OPERATOR.password not in repr(client)
+    assert client.head_manifest("coredns/coredns", "v1.11.3").digest == IMAGE.digest
 
 
 def test_no_credentials(tls_pushed):
@@ -68,8 +76,8 @@ def test_another_ca_is_named(tls_pushed, tmp_path):
 def test_certificate_not_valid_for_the_name_used(tls_pushed):
     """The certificate names IP:127.0.0.1 only; `localhost` resolves to it but is not in it."""
     url = tls_pushed.url.replace("127.0.0.1", "localhost")
-    with tls_pushed.client() as base, pytest.raises(errors.TLSVerificationFailed, match="Hostname mismatch") as caught:
-        type(base)(url, verify=str(tls_pushed.ca)).ping()
+    with pytest.raises(errors.TLSVerificationFailed, match="Hostname mismatch") as caught:
+        RegistryClient(url, verify=str(tls_pushed.ca)).ping()
     assert caught.value.host.startswith("localhost:")
 
 
@@ -80,17 +88,15 @@ def test_verify_false_skips_verification(tls_pushed):
 
 
 def test_plain_http_client_on_a_tls_port(tls_pushed):
-    with tls_pushed.client() as base:
-        client = type(base)(tls_pushed.url.replace("https://", "http://"), credentials=OPERATOR)
-        with pytest.raises(errors.UnexpectedStatus, match="HTTP 400"):
-            client.ping()
+    client = RegistryClient(tls_pushed.url.replace("https://", "http://"), credentials=OPERATOR)
+    with pytest.raises(errors.UnexpectedStatus, match="HTTP 400"):
+        client.ping()
 
 
 def test_tls_client_on_a_plain_port(plain_registry, registry_ca):
-    with plain_registry.client() as base:
-        client = type(base)(plain_registry.url.replace("http://", "https://"), verify=str(registry_ca.cert))
-        with pytest.raises(errors.ConnectionFailed, match="TLS handshake"):
-            client.ping()
+    client = RegistryClient(plain_registry.url.replace("http://", "https://"), verify=str(registry_ca.cert))
+    with pytest.raises(errors.ConnectionFailed, match="TLS handshake"):
+        client.ping()
 
 
 # --- token auth ---------------------------------------------------------------
