@@ -105,6 +105,10 @@ class ManifestUnknown(NotFound):
     """The repository exists but has no manifest for that tag or digest."""
 
 
+class PlatformUnknown(ManifestUnknown):
+    """The index was found but lists no image for the node's platform (`status` is None)."""
+
+
 class RepositoryUnknown(NotFound):
     """The registry has no repository of that name."""
 

@@ -161,7 +161,7 @@ class RegistryClient:
         platform = oci.Platform(arch, os, variant)
         child = oci.select_platform(manifest.json, platform)
         if child is None:
-            raise errors.ManifestUnknown(
+            raise errors.PlatformUnknown(
                 f"{_subject(repository, reference)}: index {manifest.info.digest} has no {platform} image "
                 f"(it has {', '.join(oci.index_platforms(manifest.json)) or 'none'})",
                 url=self._url(_manifest_path(repository, reference)), status=None, codes=(),

@@ -109,7 +109,7 @@ def test_platform_manifest(client, kind, platform, image):
 
 def test_platform_manifest_missing_platform(client):
     repository, tag, artifact = ARTIFACTS["oci-index"]
-    with pytest.raises(errors.ManifestUnknown, match=r"has no linux/ppc64le image \(it has linux/amd64, linux/arm64/v8\)"):
+    with pytest.raises(errors.PlatformUnknown, match=r"has no linux/ppc64le image \(it has linux/amd64, linux/arm64/v8\)"):
         client.platform_manifest(repository, tag, "ppc64le")
 
 
@@ -121,8 +121,9 @@ def test_platform_manifest_child_missing_from_a_partial_mirror(client):
     deleted = session.delete(f"{client.base_url}/v2/kubespray/partial/manifests/{ARM64.digest}", timeout=5)
     assert deleted.status_code == 202
     assert client.platform_manifest("kubespray/partial", "v1", "amd64").digest == AMD64.digest
-    with pytest.raises(errors.ManifestUnknown):
+    with pytest.raises(errors.ManifestUnknown) as caught:
         client.platform_manifest("kubespray/partial", "v1", "arm64")
+    assert type(caught.value) is errors.ManifestUnknown and caught.value.status == 404
 
 
 @pytest.mark.parametrize("kind, image", [("oci-manifest", AMD64), ("docker-schema2", AMD64_DOCKER)])
