@@ -315,6 +315,8 @@ class Transport:
         timeout: Timeouts = Timeouts(),
         retry: RetryPolicy = RetryPolicy(),
     ):
+        if isinstance(verify, str) and not os.path.exists(verify):
+            raise errors.UsageError(f"CA bundle {verify} does not exist")
         self.verify = verify
         self._verify_arg = system_ca_bundle() if verify is True else verify
         self.proxies = ProxySettings.of(proxies)

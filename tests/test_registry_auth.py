@@ -73,6 +73,11 @@ def test_another_ca_is_named(tls_pushed, tmp_path):
     assert str(other.cert) in str(caught.value)
 
 
+def test_missing_ca_file(tls_pushed, tmp_path):
+    with pytest.raises(errors.UsageError, match="ca.pem does not exist"):
+        tls_pushed.client(verify=str(tmp_path / "ca.pem"))
+
+
 def test_certificate_not_valid_for_the_name_used(tls_pushed):
     """The certificate names IP:127.0.0.1 only; `localhost` resolves to it but is not in it."""
     url = tls_pushed.url.replace("127.0.0.1", "localhost")
