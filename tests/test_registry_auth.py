@@ -149,7 +149,7 @@ def test_wrong_credentials_at_the_token_service(token_pushed, token_issuer):
 def test_credentials_without_the_right(token_pushed):
     with token_pushed.client(credentials=READER) as client:
         assert client.head_manifest("private/etcd", "v3.5.16").digest == IMAGE.digest
-        with pytest.raises(errors.AccessDenied, match="accepted but give no access to repository:private/etcd:pull,push"):
+        with pytest.raises(errors.AccessDenied, match=r"accepted but give no access to repository:private/etcd:(pull,push|push,pull)"):
             client.push("private/etcd", "v3.5.17", oci.build_image({"x": b"y"}))
 
 
