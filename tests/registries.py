@@ -268,8 +268,9 @@ class TokenIssuer(_ThreadedServer):
             "-keyout", str(key), "-out", str(self.cert), "-subj", "/CN=kubespray-verify token signer",
         )
         self._key = serialization.load_pem_private_key(key.read_bytes(), password=None)
-        der = run("openssl", "x509", "-in", str(self.cert), "-outform", "PEM")
-        self._x5c = "".join(l for l in der.splitlines() if not l.startswith("-----"))
+        # x5c: the signing certificate (base64 DER, i.e. the PEM body); the registry
+        # trusts it because the same certificate is its rootcertbundle.
+        self._x5c = "".join(line for line in self.cert.read_text().splitlines() if not line.startswith("-----"))
         self.users = dict(users)
         self.readers = readers  # users granted pull only
         self.answer_key = answer_key
