@@ -74,6 +74,10 @@ class TLSVerificationFailed(TransportError):
     """
 
 
+class TLSHandshakeFailed(TransportError):
+    """TLS could not even start (plain HTTP on that port, no common protocol or cipher)."""
+
+
 class ConnectionFailed(TransportError):
     """Any other failure to talk to the server (reset, no route, proxy refused...)."""
 

@@ -256,7 +256,7 @@ def transport_error(exc: BaseException, method: str, url: str, verify: Verify = 
     if has(requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
         return errors.ReadTimeout(f"{host} accepted the connection but did not answer in time ({where})", url=redact_url(url), host=host)
     if tls := has(ssl.SSLError):
-        return errors.ConnectionFailed(
+        return errors.TLSHandshakeFailed(
             f"TLS handshake with {host} failed: {getattr(tls, 'reason', None) or tls} (plain HTTP on that port?) ({where})",
             url=redact_url(url), host=host,
         )
@@ -385,8 +385,8 @@ class Transport:
 
 
 def _worth_retrying(error: errors.TransportError) -> bool:
-    # A name that does not resolve or a certificate that is not trusted will not
-    # change in a second; a connect timeout already cost its full timeout.
+    # A name that does not resolve or a TLS failure will not change in a second;
+    # a connect timeout already cost its full timeout.
     return isinstance(error, (errors.ConnectionRefused, errors.ReadTimeout, errors.ConnectionFailed))
 
 

@@ -1,5 +1,7 @@
 """Authentication and TLS against real registries: htpasswd over TLS, and token auth."""
 
+import time
+
 import pytest
 
 from kubespray_verify import errors, oci
@@ -100,8 +102,10 @@ def test_plain_http_client_on_a_tls_port(tls_pushed):
 
 def test_tls_client_on_a_plain_port(plain_registry, registry_ca):
     client = RegistryClient(plain_registry.url.replace("http://", "https://"), verify=str(registry_ca.cert))
-    with pytest.raises(errors.ConnectionFailed, match="TLS handshake"):
+    started = time.monotonic()
+    with pytest.raises(errors.TLSHandshakeFailed, match="TLS handshake"):
         client.ping()
+    assert time.monotonic() - started < 0.5  # not retried: the first backoff alone is 0.5 s
 
 
 # --- token auth ---------------------------------------------------------------
