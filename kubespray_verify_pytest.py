@@ -52,6 +52,8 @@ def pytest_addoption(parser):
              "(with '=': pytest reads a separate '@file' argument as a file of arguments); repeatable",
     )
     group.addoption("--limit", dest="kv_limit", metavar="PATTERN", default=None, help="Ansible host pattern")
+    group.addoption("--registry-ca", dest="kv_registry_ca", metavar="PATH", default=None,
+                    help="CA bundle for the runner's requests to registries (default: the system's trust store)")
     group.addoption("--node-concurrency", dest="kv_concurrency", type=int, default=DEFAULT_CONCURRENCY,
                     metavar="N", help=f"nodes observed at once (default {DEFAULT_CONCURRENCY})")
     group.addoption("--connect-timeout", dest="kv_connect_timeout", type=int, default=DEFAULT_CONNECT_TIMEOUT,
