@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from importlib import metadata
+from pathlib import Path
 from typing import Optional
 
 # Kept in step with kubespray_verify.observe / kubespray_verify.transport (not imported: this module stays light).
@@ -51,6 +52,8 @@ def pytest_addoption(parser):
              "(with '=': pytest reads a separate '@file' argument as a file of arguments); repeatable",
     )
     group.addoption("--limit", dest="kv_limit", metavar="PATTERN", default=None, help="Ansible host pattern")
+    group.addoption("--registry-ca", dest="kv_registry_ca", metavar="PATH", default=None,
+                    help="CA bundle for the runner's requests to registries (default: the system's trust store)")
     group.addoption("--node-concurrency", dest="kv_concurrency", type=int, default=DEFAULT_CONCURRENCY,
                     metavar="N", help=f"nodes observed at once (default {DEFAULT_CONCURRENCY})")
     group.addoption("--connect-timeout", dest="kv_connect_timeout", type=int, default=DEFAULT_CONNECT_TIMEOUT,
@@ -76,3 +79,22 @@ def _given_on_command_line(config, spellings) -> bool:
         if any(arg == s or arg.startswith(s + "=") for s in spellings):
             return True
     return False
+
+
+def pytest_configure(config):
+    """Refuse a run where pytest took the inventory for a test path (see the module's docstring)."""
+    import pytest
+
+    suite_config = Path(__file__).resolve().parent / "pyproject.toml"
+    for value in _separate_values(config, ("--inventory", "--kubespray-inventory")):
+        if config.inipath is None or Path(config.inipath).resolve() != suite_config:
+            raise pytest.UsageError(
+                f"pytest read {value} as a test path before the suite could take it as the inventory "
+                f"(rootdir became {config.rootpath}). Write --inventory={value}, "
+                f"or run: kubespray-verify check --inventory {value} [pytest options]"
+            )
+
+
+def _separate_values(config, spellings) -> list[str]:
+    args = [str(a) for a in config.invocation_params.args]
+    return [args[i + 1] for i, a in enumerate(args[:-1]) if a in spellings]

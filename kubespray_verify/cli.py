@@ -16,17 +16,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubespray-verify", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from kubespray_verify import expected_cli
+    from kubespray_verify import check_cli, expected_cli
     from kubespray_verify.lab import cli as lab_cli
 
     expected_cli.register(sub)
+    check_cli.register(sub)
     lab_cli.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv[:1] == ["check"]:
+        # Everything after `check` is pytest's, verbatim (argparse would reorder values and options).
+        args = argparse.Namespace(func=check_cli_run, pytest_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except VerifyError as exc:
@@ -34,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def check_cli_run(args) -> int:
+    from kubespray_verify.check_cli import run
+
+    return run(args)
 
 
 if __name__ == "__main__":

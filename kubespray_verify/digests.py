@@ -37,6 +37,25 @@ def normalize_checksum(value: Any, default_algo: Optional[str] = None) -> Option
     return f"{algo}:{hexpart}"
 
 
-def normalize_digest(value: Any) -> Optional[str]:
-    """An image digest, bare hex or `sha256:hex` → `sha256:hex` (None when unset)."""
-    return normalize_checksum(value, default_algo="sha256")
+def normalize_digest(value: str) -> str:
+    """`HEX`, `sha256:HEX` or `SHA256:HEX` (64 hex digits, any case) -> `sha256:hex`.
+
+    Raises ValueError naming the value for anything else (another algorithm,
+    a short or non-hex digest, an empty string).
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"digest {value!r} is not a string")
+    text = value.strip()
+    algo, sep, hexpart = text.partition(":")
+    if not sep:
+        algo, hexpart = "sha256", text
+    if algo.lower() != "sha256":
+        raise ValueError(f"digest {value!r}: only sha256 digests are supported, not {algo!r}")
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", hexpart):
+        raise ValueError(f"digest {value!r} is not 64 hexadecimal digits after 'sha256:'")
+    return "sha256:" + hexpart.lower()
+
+
+def optional_digest(value: Any) -> Optional[str]:
+    """An image digest as Kubespray vars write it (`default(None)` when unpinned) → `sha256:hex` or None."""
+    return None if is_unset(value) else normalize_digest(value)

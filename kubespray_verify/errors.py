@@ -24,3 +24,122 @@ class KubesprayTreeError(VerifyError):
 
 class CheckError(VerifyError):
     """An item that cannot be checked on a node (unreachable, unreadable, unverifiable): an error, never a pass."""
+
+
+# --- Registries, mirrors and file repos -------------------------------------
+#
+# Raised by `http.py` and `registry.py`. Messages name the URL (never with
+# credentials) and what the operator can act on; the original `requests` or
+# `ssl` exception is kept as `__cause__`.
+
+
+class EndpointError(VerifyError):
+    """A registry, mirror or file repo did not give what was asked."""
+
+    def __init__(self, message: str, *, url: str = "", **details):
+        super().__init__(message)
+        self.url = url
+        for name, value in details.items():
+            setattr(self, name, value)
+
+    def __reduce__(self):
+        details = {k: v for k, v in self.__dict__.items() if k != "url"}
+        return (_rebuild, (type(self), str(self), self.url, details))
+
+
+def _rebuild(cls, message, url, details):
+    return cls(message, url=url, **details)
+
+
+class TransportError(EndpointError):
+    """No HTTP answer at all: name, connection, TLS or timeout."""
+
+
+class NameResolutionFailed(TransportError):
+    """The host name does not resolve (DNS)."""
+
+
+class ConnectionRefused(TransportError):
+    """Nothing listens on that address and port."""
+
+
+class ConnectTimeout(TransportError):
+    """The TCP connection was not established in time (host down, filtered, link down)."""
+
+
+class ReadTimeout(TransportError):
+    """Connected, but the server did not answer in time."""
+
+
+class TLSVerificationFailed(TransportError):
+    """The server's certificate is not trusted by the given CA, or does not name the host.
+
+    Attributes: `host`, `ca` (the CA bundle used, or "system trust store").
+    """
+
+
+class TLSHandshakeFailed(TransportError):
+    """TLS could not even start (plain HTTP on that port, no common protocol or cipher)."""
+
+
+class ConnectionFailed(TransportError):
+    """Any other failure to talk to the server (reset, no route, proxy refused...)."""
+
+
+class HTTPStatusError(EndpointError):
+    """The server answered, with a status the request cannot succeed with.
+
+    Attributes: `status` (int), `codes` (the registry's error codes, e.g. MANIFEST_UNKNOWN).
+    """
+
+
+class AuthenticationRequired(HTTPStatusError):
+    """401 and no credentials were given (or anonymous access was refused)."""
+
+
+class AuthenticationFailed(HTTPStatusError):
+    """401 although credentials were given: they were rejected."""
+
+
+class AccessDenied(HTTPStatusError):
+    """403, or credentials accepted without the right to the repository."""
+
+
+class NotFound(HTTPStatusError):
+    """404."""
+
+
+class ManifestUnknown(NotFound):
+    """The repository exists but has no manifest for that tag or digest."""
+
+
+class PlatformUnknown(ManifestUnknown):
+    """The index was found but lists no image for the node's platform (`status` is None)."""
+
+
+class RepositoryUnknown(NotFound):
+    """The registry has no repository of that name."""
+
+
+class BlobUnknown(NotFound):
+    """A layer or config blob is missing."""
+
+
+class RateLimited(HTTPStatusError):
+    """429, still after the allowed retries. Attribute: `retry_after` (seconds or None)."""
+
+
+class ServerError(HTTPStatusError):
+    """5xx, still after the allowed retries."""
+
+
+class UnexpectedStatus(HTTPStatusError):
+    """Any other status."""
+
+
+class InvalidResponse(EndpointError):
+    """An answer that breaks the protocol: bad JSON, a digest that does not match the content..."""
+
+
+class WrongMediaType(EndpointError):
+    """The manifest is of another kind than the question needs (an index where an image manifest is needed)."""

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify import ansible_inputs
-from kubespray_verify.digests import is_unset, normalize_checksum, normalize_digest
+from kubespray_verify.digests import is_unset, normalize_checksum, optional_digest
 from kubespray_verify.errors import InventoryError
 from kubespray_verify.kubespray_tree import KubesprayTree, locate
 from kubespray_verify.model import (
@@ -138,7 +138,19 @@ class Resolver:
             download=delegate,
             notes=self._notes(),
             resolutions=self.resolutions,
+            pulls_by_digest=self._pulls_by_digest(),
         )
+
+    def _pulls_by_digest(self) -> Optional[bool]:
+        """True when the tree's container items carry their digest under `sha256:` (the key Kubespray pulls by)."""
+        templar, recorded = self._templar(self.inputs.hosts[0])
+        downloads = recorded.get("downloads")
+        if not isinstance(downloads, Mapping):
+            return None
+        keys = {k for item in downloads.values() if isinstance(item, Mapping) and "repo" in item for k in item}
+        if "sha256" in keys:
+            return True
+        return False if "checksum" in keys else None
 
     def _notes(self) -> list[str]:
         notes = []
@@ -302,7 +314,7 @@ class Resolver:
                 name=name,
                 repo=str(item["repo"]),
                 tag=str(item["tag"]),
-                digest=normalize_digest(_checksum_field(item)),
+                digest=optional_digest(_checksum_field(item)),
                 groups=tuple(groups),
                 delegate=via_delegate,
             )

@@ -114,10 +114,14 @@ class ExpectedState:
     download: DownloadDelegate = field(default_factory=lambda: DownloadDelegate(False, None))
     notes: list[str] = field(default_factory=list)
     resolutions: int = 0  # how many host resolutions were templated (hosts sharing a profile share one)
+    # Kubespray pulls pinned images by digest only while its items spell the digest `sha256:` (up to v2.27);
+    # from v2.28 items say `checksum:` and the container task, still reading `sha256`, ignores it.
+    pulls_by_digest: Optional[bool] = None
 
     def to_json(self) -> dict:
         return {
-            "kubespray": {"dir": self.kubespray_dir, "version": self.kubespray_version},
+            "kubespray": {"dir": self.kubespray_dir, "version": self.kubespray_version,
+                          "pulls_by_digest": self.pulls_by_digest},
             "download": self.download.to_json(),
             "notes": list(self.notes),
             "resolutions": self.resolutions,
@@ -146,6 +150,7 @@ class ExpectedState:
         return cls(
             kubespray_dir=data["kubespray"]["dir"],
             kubespray_version=data["kubespray"]["version"],
+            pulls_by_digest=data["kubespray"].get("pulls_by_digest"),
             hosts=hosts,
             download=DownloadDelegate(**data.get("download", {"run_once": False, "host": None})),
             notes=list(data.get("notes", [])),

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from kubespray_verify.digests import normalize_digest  # noqa: F401  (part of this module's interface)
+
 DEFAULT_REGISTRY = "docker.io"
 LEGACY_REGISTRIES = frozenset({"index.docker.io"})
 DEFAULT_TAG = "latest"
@@ -31,27 +33,7 @@ _REPOSITORY_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*\Z")
 _LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _REGISTRY_RE = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?\Z")
 _TAG_RE = re.compile(r"[\w][\w.-]{0,127}\Z")
-_HEX_RE = re.compile(r"[0-9a-fA-F]{64}\Z")
 MAX_NAME_LENGTH = 255
-
-
-def normalize_digest(value: str) -> str:
-    """`HEX`, `sha256:HEX` or `SHA256:HEX` (64 hex digits, any case) -> `sha256:hex`.
-
-    Raises ValueError naming the value for anything else (another algorithm,
-    a short or non-hex digest, an empty string).
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"digest {value!r} is not a string")
-    text = value.strip()
-    algo, sep, hexpart = text.partition(":")
-    if not sep:
-        algo, hexpart = "sha256", text
-    if algo.lower() != "sha256":
-        raise ValueError(f"digest {value!r}: only sha256 digests are supported, not {algo!r}")
-    if not _HEX_RE.match(hexpart):
-        raise ValueError(f"digest {value!r} is not 64 hexadecimal digits after 'sha256:'")
-    return "sha256:" + hexpart.lower()
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Iterable, Mapping, Optional
 
+from kubespray_verify import digests
 from kubespray_verify.model import FileItem, ImageItem
 from kubespray_verify.refs import Reference, normalize_digest, parse_reference
 from kubespray_verify.runtimes import NodeImage
@@ -169,8 +170,6 @@ def _digest_or_none(value: Optional[str]) -> Optional[str]:
 
 # -- files -------------------------------------------------------------------
 
-HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
-
 
 @dataclass(frozen=True)
 class ObservedFile:
@@ -187,16 +186,11 @@ class ObservedFile:
 
 
 def normalize_checksum(value: str) -> str:
-    """`algo:HEX` or a bare 64-digit HEX (sha256, Kubespray's old schema) -> `algo:hex`."""
-    algo, sep, hexpart = value.strip().partition(":")
-    if not sep:
-        algo, hexpart = "sha256", value.strip()
-    algo = algo.lower()
-    if algo not in HASH_LENGTHS:
-        raise ValueError(f"checksum {value!r}: unknown algorithm {algo!r}")
-    if not re.fullmatch(rf"[0-9a-fA-F]{{{HASH_LENGTHS[algo]}}}", hexpart):
-        raise ValueError(f"checksum {value!r} is not {HASH_LENGTHS[algo]} hexadecimal digits after '{algo}:'")
-    return f"{algo}:{hexpart.lower()}"
+    """`algo:HEX` or bare HEX (sha256, Kubespray's old schema) -> `algo:hex`; ValueError when malformed."""
+    normalized = digests.normalize_checksum(value, default_algo="sha256")
+    if normalized is None:
+        raise ValueError(f"checksum {value!r} is empty")
+    return normalized
 
 
 def _octal(value: str) -> int:

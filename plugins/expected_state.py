@@ -54,8 +54,12 @@ def pytest_generate_tests(metafunc):
                 if item.kind == kind
             ]
             metafunc.parametrize(
-                ("host", fixture), pairs, ids=[f"{h}::{i.name}" for h, i in pairs]
+                ("inventory_host", fixture), pairs, ids=[f"{h}::{i.name}" for h, i in pairs]
             )
+    if "pinned_image" in metafunc.fixturenames:
+        state = expected_state(metafunc.config)
+        pairs = [(h, i) for h, exp in state.hosts.items() for i in exp.items if i.kind == "image" and i.digest]
+        metafunc.parametrize(("inventory_host", "pinned_image"), pairs, ids=[f"{h}::{i.name}" for h, i in pairs])
     if "installed_binary" in metafunc.fixturenames:
         from kubespray_verify.observe import installed_path
 
@@ -66,7 +70,12 @@ def pytest_generate_tests(metafunc):
             for item in exp.items
             if item.kind == "file" and installed_path(exp, item)
         ]
-        metafunc.parametrize(("host", "installed_binary"), pairs, ids=[f"{h}::{i.name}" for h, i in pairs])
+        metafunc.parametrize(("inventory_host", "installed_binary"), pairs, ids=[f"{h}::{i.name}" for h, i in pairs])
     if "host_expectation" in metafunc.fixturenames:
         state = expected_state(metafunc.config)
         metafunc.parametrize("host_expectation", list(state.hosts.values()), ids=list(state.hosts))
+
+
+@pytest.fixture(scope="session")
+def kubespray_state(pytestconfig) -> ExpectedState:
+    return expected_state(pytestconfig)

@@ -14,7 +14,7 @@ from kubespray_verify.errors import CheckError
 from kubespray_verify.evidence import node_images, observed_file, registry_facts_from_blobs
 from kubespray_verify.model import FileItem, ImageItem
 from kubespray_verify.observe import installed_path
-from kubespray_verify.verdicts import Status, Verdict, file_verdict, image_verdict
+from kubespray_verify.verdicts import RegistryFacts, Status, Verdict, file_verdict, image_verdict
 
 def _node(cluster, host: str):
     obs = cluster.nodes[host]
@@ -39,30 +39,53 @@ def _settle(verdict: Verdict) -> Verdict:
     return verdict
 
 
+@pytest.fixture(scope="session")
+def registry_evidence(pytestconfig):
+    from kubespray_verify import site
+    from kubespray_verify.registry_evidence import RegistryEvidence
+    from kubespray_verify_pytest import inventory_option
+
+    settings = site.load(inventory_option(pytestconfig), pytestconfig.getoption("kv_extra_vars"),
+                         pytestconfig.getoption("kv_limit"), ca_bundle=pytestconfig.getoption("kv_registry_ca"))
+    evidence = RegistryEvidence(settings)
+    yield evidence
+    evidence.close()
+
+
 @pytest.fixture
-def image_verdict_for(cluster, host, download_image) -> Verdict:
-    obs, exp = _node(cluster, host)
+def image_verdict_for(cluster, inventory_host, download_image, request) -> Verdict:
+    obs, exp = _node(cluster, inventory_host)
     item = _current(exp, download_image, ImageItem)
     images, runtime = node_images(obs)
-    return _settle(image_verdict(item, images, runtime=runtime, platform=f"linux/{exp.arch}",
-                                 facts=registry_facts_from_blobs(obs)))
+    platform = f"linux/{exp.arch}"
+    local = registry_facts_from_blobs(obs)
+    verdict = image_verdict(item, images, runtime=runtime, platform=platform, facts=local)
+    if verdict.status == Status.ERROR and item.digest:
+        # The node's own evidence is not enough (tarball-loaded image, index not kept): ask the registry.
+        remote, why_not = request.getfixturevalue("registry_evidence").facts(item)
+        if remote is None:
+            raise CheckError(f"{verdict.message}; {why_not}")
+        merged = RegistryFacts(children={**local.children, **remote.children},
+                               configs={**local.configs, **remote.configs})
+        verdict = image_verdict(item, images, runtime=runtime, platform=platform, facts=merged)
+    return _settle(verdict)
 
 
 @pytest.fixture
-def file_verdict_for(cluster, host, download_file) -> Verdict:
-    obs, exp = _node(cluster, host)
+def file_verdict_for(cluster, inventory_host, download_file) -> Verdict:
+    obs, exp = _node(cluster, inventory_host)
     item = _current(exp, download_file, FileItem)
-    return _settle(file_verdict(item, observed_file(obs, item.dest, host)))
+    return _settle(file_verdict(item, observed_file(obs, item.dest, inventory_host)))
 
 
 @pytest.fixture
-def installed_binary_verdict(cluster, host, installed_binary) -> Verdict:
-    obs, exp = _node(cluster, host)
+def installed_binary_verdict(cluster, inventory_host, installed_binary) -> Verdict:
+    obs, exp = _node(cluster, inventory_host)
     item = _current(exp, installed_binary, FileItem)
     path = installed_path(exp, item)
-    found = observed_file(obs, path, host)
+    found = observed_file(obs, path, inventory_host)
     if not found.exists:
-        pytest.skip(f"{host}: {path} not installed yet")
+        pytest.skip(f"{inventory_host}: {path} not installed yet")
     # The installed copy is Kubespray's copy of the download: same content; its mode is bin_dir's.
     installed = FileItem(name=item.name, url=item.url, dest=path, checksum=item.checksum, unarchive=False,
                          owner=item.owner, mode=None, groups=item.groups)

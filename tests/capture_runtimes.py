@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Optional
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]  # run as a script: the helpers here, the package above
+sys.path[:0] = [str(HERE.parent)]  # run as a script: the repository root, for `tests.` and the package
 
-from imagebuild import Image, Index, RegistryClient, build_image, build_index  # noqa: E402
-from runtime_lab import Lab, docker_client  # noqa: E402
+from tests.imagebuild import Image, Index, RegistryClient, build_image, build_index  # noqa: E402
+from tests.runtime_lab import Lab, docker_client  # noqa: E402
 
 from kubespray_verify.refs import parse_reference  # noqa: E402
 from kubespray_verify.runtimes import NodeImage  # noqa: E402

@@ -7,6 +7,14 @@ import os
 import pytest
 
 from tests.kubespray_fixtures import kubespray_dir
+from tests.registries import (  # noqa: F401  (fixtures)
+    file_server,
+    plain_registry,
+    registry_ca,
+    tls_registry,
+    token_issuer,
+    token_registry,
+)
 
 LAB_RUNTIMES = ("containerd", "docker", "crio")
 

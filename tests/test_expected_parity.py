@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kubespray_verify.digests import normalize_checksum, normalize_digest
+from kubespray_verify.digests import normalize_checksum, optional_digest
 from kubespray_verify.expected import resolve
 from kubespray_verify.kubespray_tree import find_defaults_role
 from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, uncommented_offline_yml, write_inventory
@@ -46,7 +46,7 @@ def comparable_from_ansible(rendered: dict) -> dict:
     for raw in rendered["items"]:
         checksum = raw.get("checksum") if raw.get("checksum") not in (None, "", "None") else raw.get("sha256")
         if raw.get("container"):
-            items[raw["name"]] = ("image", raw["repo"], str(raw["tag"]), normalize_digest(checksum),
+            items[raw["name"]] = ("image", raw["repo"], str(raw["tag"]), optional_digest(checksum),
                                   tuple(raw["groups"]))
         else:
             mode = raw.get("mode")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from capture_runtimes import LISTINGS, facts
+from tests.capture_runtimes import LISTINGS, facts
 from kubespray_verify.refs import parse_reference
 from kubespray_verify.runtimes import (
     NodeImage,

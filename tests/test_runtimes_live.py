@@ -9,9 +9,9 @@ import os
 
 import pytest
 
-from capture_runtimes import LISTINGS, capture, facts, node_platform
-from runtime_lab import LabUnavailable
-from test_runtimes import DATA, META, PARSERS, listing
+from tests.capture_runtimes import LISTINGS, capture, facts, node_platform
+from tests.runtime_lab import LabUnavailable
+from tests.test_runtimes import DATA, META, PARSERS, listing
 
 REQUIRE_LAB = os.environ.get("KUBESPRAY_VERIFY_REQUIRE_LAB") == "1"
 PLACEHOLDER = "registry.lab.invalid:5000"

@@ -7,13 +7,13 @@ pushed, and the registry facts are what the registry says about them.
 
 import pytest
 
-from capture_runtimes import IMAGES, MIRROR_NAME, RETAGGED
-from imagebuild import Index
+from tests.capture_runtimes import IMAGES, MIRROR_NAME, RETAGGED
+from tests.imagebuild import Index
 from kubespray_verify.model import FileItem, ImageItem
 from kubespray_verify.refs import parse_reference
 from kubespray_verify.runtimes import NodeImage, parse_crictl_images
 from kubespray_verify.verdicts import ObservedFile, RegistryFacts, Status, Verdict, file_verdict, image_verdict
-from test_runtimes import META, crictl_sample, listing
+from tests.test_runtimes import META, crictl_sample, listing
 
 R = META["registry"]
 PLATFORM = META["platform"]
