@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.kubespray_fixtures import kubespray_dir
+from tests.lab.start import start_lab
 from tests.registries import (  # noqa: F401  (fixtures)
     file_server,
     plain_registry,
@@ -26,15 +26,6 @@ def lab():
     When the lab cannot start (not root, packages missing...) the tests that need it
     are skipped with the reason, or fail when KUBESPRAY_VERIFY_REQUIRE_LAB=1 (CI).
     """
-    from kubespray_verify.errors import VerifyError
-    from kubespray_verify.lab import Lab
-
-    try:
-        started = Lab.up(f"kv{os.getpid()}", nodes=3, runtimes=LAB_RUNTIMES, kubespray_dir=str(kubespray_dir()))
-    except VerifyError as exc:
-        reason = f"the lab could not start: {exc}"
-        if os.environ.get("KUBESPRAY_VERIFY_REQUIRE_LAB") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    started = start_lab(f"kv{os.getpid()}", nodes=3, runtimes=LAB_RUNTIMES)
     yield started
     started.down()

@@ -104,9 +104,13 @@ class Lab:
     # -- life cycle --------------------------------------------------------
     @classmethod
     def up(cls, prefix: str = DEFAULT_PREFIX, nodes: int = 3, runtimes: Sequence[str] = RUNTIMES,
-           kubespray_dir: Optional[str] = None, realistic_sizes: bool = False,
+           kubespray_dir: Optional[str] = None, realistic_sizes: bool = False, pin_digests: bool = False,
            log: Callable[[str], None] = lambda message: None) -> "Lab":
-        """Bring lab `prefix` up (after bringing down whatever that prefix left behind)."""
+        """Bring lab `prefix` up (after bringing down whatever that prefix left behind).
+
+        pin_digests: also write `*_digest_checksum` pins for three images (see _pins). Kubespray
+        has not enforced them since v2.28, which the suite reports; a lab without pins is clean.
+        """
         layouts.check_prefix(prefix)
         runtimes = layouts.parse_runtimes(runtimes)
         names = layouts.node_names(nodes)
@@ -121,7 +125,7 @@ class Lab:
                 layout.home.mkdir(parents=True)
                 layout.logs_dir.mkdir()
                 lab = cls(layout, LabState(prefix, str(layout.subnet), kubespray_dir,
-                                           realistic_sizes=realistic_sizes))
+                                           realistic_sizes=realistic_sizes, pin_digests=pin_digests))
                 lab.state.save(layout)
                 netns.create_hub(layout)
             lab._build(names, runtimes, log)
@@ -260,7 +264,7 @@ class Lab:
         return built
 
     def _pins(self, expected: ExpectedState, built: dict[str, images.BuiltImage]):
-        """Inventory values: each file item's checksum variable, and a few image digest pins."""
+        """Inventory values: each file item's checksum variable, and image digest pins when asked for."""
         variables = checksum_vars(self.kubespray_dir)
         checksums: dict[str, str] = {}
         for item in _unique(expected, FileItem, key=lambda i: i.name):
@@ -271,7 +275,9 @@ class Lab:
                                "choose settings that disable it")
             sha = self.state.files[item.url]
             checksums[var.file_var] = f"sha256:{sha}" if var.prefixed else sha
-        # Pin a few images the three ways operators do: a multi-arch index digest as bare hex, a
+        if not self.state.pin_digests:
+            return checksums, {}
+        # Pin three images the three ways operators do: a multi-arch index digest as bare hex, a
         # multi-arch image's amd64 manifest digest as sha256:hex, a single-arch manifest digest.
         pinnable = sorted((i for i in _unique(expected, ImageItem, key=lambda i: i.name)
                            if variables.get(i.name) and variables[i.name].digest_var), key=lambda i: i.name)

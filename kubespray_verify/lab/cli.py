@@ -30,6 +30,9 @@ def register(sub) -> None:
     p.add_argument("--kubespray-dir", help="the Kubespray tree (default: $KUBESPRAY_DIR)")
     p.add_argument("--realistic-sizes", action="store_true",
                    help="serve files of about the real downloads' sizes (kubelet ~80 MB...) for benchmarks")
+    p.add_argument("--pin-digests", action="store_true",
+                   help="also pin three images' *_digest_checksum (index digest as bare hex, platform manifest "
+                        "digest, single-arch digest as sha256:hex); Kubespray itself does not enforce pins")
     p.set_defaults(func=_up)
 
     p = cmds.add_parser("down", help="stop and remove a lab (also one a crashed `lab up` left)")
@@ -77,7 +80,8 @@ def _up(args) -> int:
 
     started = time.monotonic()
     lab = Lab.up(args.prefix, nodes=args.nodes, runtimes=args.runtimes, kubespray_dir=args.kubespray_dir,
-                 realistic_sizes=args.realistic_sizes, log=lambda m: print(m, file=sys.stderr, flush=True))
+                 realistic_sizes=args.realistic_sizes, pin_digests=args.pin_digests,
+                 log=lambda m: print(m, file=sys.stderr, flush=True))
     reg = lab.registry
     print(f"lab {lab.prefix} up in {time.monotonic() - started:.1f} s")
     print(f"inventory:       {lab.inventory_dir}")

@@ -90,8 +90,8 @@ def write_pins(layout: Layout, checksums: dict[str, str], digests: dict[str, str
           "sha256 of the files the lab serves, in the per-item variables Kubespray's download items read\n"
           "(role defaults, so an inventory overrides them; the *_checksums tables are role vars from v2.28).")
     _dump(layout.inventory_dir / GROUP_VARS / "lab_digests.yml", dict(sorted(digests.items())),
-          "Digest pins of some of the lab's images, as operators write them: bare hex or sha256:hex,\n"
-          "the index digest of multi-arch images or the amd64 platform manifest digest.")
+          "Digest pins of some of the lab's images (lab up --pin-digests), as operators write them:\n"
+          "bare hex or sha256:hex, the index digest of multi-arch images or the amd64 manifest digest.")
 
 
 def hosts_yml(nodes: list[Node]) -> dict:

@@ -58,11 +58,12 @@ class LabState:
     images: dict[str, ImageRecord] = field(default_factory=dict)  # "repository:tag" -> record
     drifts: list[DriftRecord] = field(default_factory=list)
     realistic_sizes: bool = False
+    pin_digests: bool = False
 
     def to_json(self) -> dict:
         return {
             "prefix": self.prefix, "subnet": self.subnet, "kubespray_dir": self.kubespray_dir, "phase": self.phase,
-            "realistic_sizes": self.realistic_sizes,
+            "realistic_sizes": self.realistic_sizes, "pin_digests": self.pin_digests,
             "nodes": [n.to_json() for n in self.nodes],
             "processes": [p.to_json() for p in self.processes],
             "expected": self.expected.to_json() if self.expected else None,
@@ -75,7 +76,7 @@ class LabState:
     def from_json(cls, data: dict) -> "LabState":
         return cls(
             prefix=data["prefix"], subnet=data["subnet"], kubespray_dir=data["kubespray_dir"], phase=data["phase"],
-            realistic_sizes=data.get("realistic_sizes", False),
+            realistic_sizes=data.get("realistic_sizes", False), pin_digests=data.get("pin_digests", False),
             nodes=[Node.from_json(n) for n in data["nodes"]],
             processes=[ProcessRecord.from_json(p) for p in data["processes"]],
             expected=ExpectedState.from_json(data["expected"]) if data.get("expected") else None,

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from kubespray_verify.lab import Lab, netns, processes, teardown
+from kubespray_verify.lab import netns, processes, teardown
 from kubespray_verify.lab.layout import lab_home
 from tests.kubespray_fixtures import kubespray_dir
+from tests.lab.start import start_lab
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
@@ -41,9 +42,9 @@ NOTHING = {"namespaces": [], "links": [], "mounts": [], "pids": [], "home": Fals
 
 def test_up_twice_then_down_twice_leaves_nothing_and_spares_other_labs(lab):
     prefix = f"kv{os.getpid()}b"
-    first = Lab.up(prefix, nodes=1, runtimes=("containerd",), kubespray_dir=str(kubespray_dir()))
+    first = start_lab(prefix, nodes=1, runtimes=("containerd",))
     first_pids = [r.pid for r in first.state.processes]
-    second = Lab.up(prefix, nodes=2, runtimes=("docker", "crio"), kubespray_dir=str(kubespray_dir()))
+    second = start_lab(prefix, nodes=2, runtimes=("docker", "crio"))
     second_pids = [r.pid for r in second.state.processes]
     assert [p for p in first_pids if processes.start_time(p) is not None] == []
     assert second.down()
