@@ -1,8 +1,8 @@
 """Putting a node in the "deployed" state: each file at its `dest`, each image in its runtime.
 
 Files are copied from the files_repo tree, with the item's mode and owner;
-kubeadm, kubelet, kubectl and calicoctl are also copied into bin_dir, as
-Kubespray does. Images are pulled through the lab registry by the node's own
+raw binaries (kubeadm, kubelet, kubectl, calicoctl, runc...) are also copied
+into bin_dir, as Kubespray does. Images are pulled through the lab registry by the node's own
 runtime (`ctr -n k8s.io images pull --hosts-dir`, `docker pull`, `podman pull`).
 """
 
@@ -18,10 +18,14 @@ from kubespray_verify.lab.runtimes import RUNTIMES, RegistryAccess
 from kubespray_verify.model import FileItem, HostExpectation, ImageItem
 
 BIN_DIR = "/usr/local/bin"
-# Binaries Kubespray copies from `dest` into bin_dir unchanged. (Archives are
-# unpacked there too; the lab leaves them packed, and leaves runc and the
-# runtimes' own tools alone: they would shadow the node's real ones.)
-COPIED_TO_BIN_DIR = ("kubeadm", "kubelet", "kubectl", "calicoctl")
+# Binaries Kubespray's roles copy from `dest` into bin_dir unchanged (item -> file name).
+# Archives are unpacked there too (crictl, nerdctl, etcd, containerd...): the lab
+# leaves them packed, as their stand-ins would shadow the node's real ctr and friends.
+COPIED_TO_BIN_DIR = {
+    "kubeadm": "kubeadm", "kubelet": "kubelet", "kubectl": "kubectl", "calicoctl": "calicoctl",
+    "runc": "runc", "crun": "crun", "skopeo": "skopeo", "yq": "yq",
+    "gvisor_runsc": "runsc", "gvisor_containerd_shim": "containerd-shim-runsc-v1",
+}
 
 
 def deploy(node: Node, expectation: HostExpectation, sources: dict[str, Path]) -> None:
@@ -41,7 +45,7 @@ def place_file(node: Node, item: FileItem, source: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     _copy(source, dest, item_mode(item), item.owner)
     if item.name in COPIED_TO_BIN_DIR:
-        _copy(source, node.path(f"{BIN_DIR}/{item.name}"), 0o755, "root")
+        _copy(source, node.path(f"{BIN_DIR}/{COPIED_TO_BIN_DIR[item.name]}"), 0o755, "root")
 
 
 def item_mode(item: FileItem) -> int:

@@ -56,11 +56,12 @@ def test_files_are_at_dest_with_the_expected_checksum_and_mode(lab, name):
 
 
 @pytest.mark.parametrize("name", NODES)
-def test_kube_binaries_are_copied_into_bin_dir(lab, name):
-    wanted = sorted(i.name for i in lab.expected.hosts[name].items if i.name in ("kubeadm", "kubelet", "kubectl"))
+def test_raw_binaries_are_copied_into_bin_dir(lab, name):
+    items = {i.name: i for i in lab.expected.hosts[name].items if i.name in ("kubeadm", "kubelet", "kubectl", "runc")}
+    wanted = {f"/usr/local/bin/{n}": i.checksum for n, i in items.items()}
     with ssh(lab.node(name)) as client:
-        _, out = run(client, " ; ".join(f"{b} >/dev/null && echo {b}" for b in wanted))
-    assert sorted(out.split()) == wanted
+        _, out = run(client, "sha256sum " + " ".join(wanted))
+    assert {line.split()[1]: "sha256:" + line.split()[0] for line in out.splitlines()} == wanted
 
 
 @pytest.mark.parametrize("name", NODES)
