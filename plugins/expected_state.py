@@ -56,10 +56,6 @@ def pytest_generate_tests(metafunc):
             metafunc.parametrize(
                 ("inventory_host", fixture), pairs, ids=[f"{h}::{i.name}" for h, i in pairs]
             )
-    if "pinned_image" in metafunc.fixturenames:
-        state = expected_state(metafunc.config)
-        pairs = [(h, i) for h, exp in state.hosts.items() for i in exp.items if i.kind == "image" and i.digest]
-        metafunc.parametrize(("inventory_host", "pinned_image"), pairs, ids=[f"{h}::{i.name}" for h, i in pairs])
     if "installed_binary" in metafunc.fixturenames:
         from kubespray_verify.observe import installed_path
 
