@@ -60,14 +60,18 @@ def image_verdict_for(cluster, inventory_host, download_image, request) -> Verdi
     platform = f"linux/{exp.arch}"
     local = registry_facts_from_blobs(obs)
     verdict = image_verdict(item, images, runtime=runtime, platform=platform, facts=local)
-    if verdict.status == Status.ERROR and item.digest:
-        # The node's own evidence is not enough (tarball-loaded image, index not kept): ask the registry.
+    if verdict.status != Status.PASS and item.digest and item.digest not in local.children \
+            and item.digest not in local.configs:
+        # The node's own documents do not describe the pinned digest (an image loaded from a tarball
+        # has another manifest, docker keeps no index): the registry's documents settle it.
         remote, why_not = request.getfixturevalue("registry_evidence").facts(item)
         if remote is None:
-            raise CheckError(f"{verdict.message}; {why_not}")
-        merged = RegistryFacts(children={**local.children, **remote.children},
-                               configs={**local.configs, **remote.configs})
-        verdict = image_verdict(item, images, runtime=runtime, platform=platform, facts=merged)
+            if verdict.status == Status.ERROR:
+                raise CheckError(f"{verdict.message}; {why_not}")
+        else:
+            merged = RegistryFacts(children={**local.children, **remote.children},
+                                   configs={**local.configs, **remote.configs})
+            verdict = image_verdict(item, images, runtime=runtime, platform=platform, facts=merged)
     return _settle(verdict)
 
 

@@ -1,0 +1,131 @@
+"""The suite's node checks on the lab: every drift kind gives exactly the expected verdict on exactly the
+drifted items, on containerd, docker and cri-o (containers-storage) nodes; a clean lab passes everything;
+an unreachable node errors on each of its items and nowhere else."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[2]
+NODES = ("node1", "node2", "node3")
+
+# (drift kind, item, outcome of that item's check). Digests are pinned for the image items marked so.
+DRIFTS = (
+    ("image-missing", "calico_cni", "failure"),
+    ("image-other-digest", "pod_infra", "failure"),
+    ("image-mirror-name", "coredns", "failure"),
+    ("image-extra-names", "nodelocaldns", "passed"),
+    ("image-from-tarball", "calico_node", "passed"),
+    ("file-missing", "cni", "failure"),
+    ("file-corrupted", "kubeadm", "failure"),
+    ("file-wrong-mode", "crictl", "failure"),
+)
+PINNED = ("pod_infra", "nodelocaldns", "calico_node")
+# What the verdict says, so a failure for the wrong reason does not count.
+SAYS = {
+    "calico_cni": "missing",
+    "pod_infra": "digest",
+    "coredns": "missing",
+    "cni": "missing",
+    "kubeadm": "checksum",
+    "crictl": "mode",
+}
+
+
+def run_suite(lab, tmp_path: Path, *extra: str) -> dict[str, tuple[str, str]]:
+    """Run the suite on the lab's inventory; → {test id: (outcome, message)} from its JUnit report."""
+    pins = {}
+    for name in PINNED:
+        item = lab.expected.hosts["node1"].item(name)
+        record = lab.images[item.repo[len(lab.registry.host) + 1:] + ":" + item.tag]
+        pins[f"{name}_digest_checksum"] = record.digest
+    (tmp_path / "pins.yml").write_text(yaml.safe_dump(pins))
+    report = tmp_path / "report.xml"
+    env = dict(os.environ, KUBESPRAY_VERIFY_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", f"--inventory={lab.inventory_dir / 'hosts.yml'}",
+         f"--kubespray-dir={lab.kubespray_dir}", f"--extra-vars=@{tmp_path / 'pins.yml'}",
+         "-m", "images or files", f"--junitxml={report}", "-p", "no:cacheprovider", "-q", *extra],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert report.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    outcomes = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        test_id = case.get("name")
+        for kind in ("failure", "error", "skipped"):
+            element = case.find(kind)
+            if element is not None:
+                outcomes[test_id] = (kind, element.get("message", "") + (element.text or ""))
+                break
+        else:
+            outcomes[test_id] = ("passed", "")
+    return outcomes
+
+
+def check_ids(lab) -> dict[str, str]:
+    """Every check the suite runs on the lab: test id → item name."""
+    ids = {}
+    for host, exp in lab.expected.hosts.items():
+        for item in exp.items:
+            test = "test_image" if item.kind == "image" else "test_file"
+            ids[f"{test}[{host}::{item.name}]"] = item.name
+    return ids
+
+
+def test_clean_lab_passes_every_check(lab, tmp_path):
+    outcomes = run_suite(lab, tmp_path)
+    checks = check_ids(lab)
+    assert set(checks) <= set(outcomes)
+    assert {t: o for t, o in outcomes.items() if o[0] != "passed"} == {}
+
+
+@pytest.fixture
+def drifted(lab):
+    for node in NODES:
+        for kind, item, _ in DRIFTS:
+            assert lab.expected.hosts[node].item(item) is not None, f"{item} does not apply to {node}"
+            lab.drift(node, kind, item)
+    yield lab
+    lab.heal()
+
+
+def test_each_drift_gives_its_verdict_on_exactly_the_drifted_items(drifted, tmp_path):
+    outcomes = run_suite(drifted, tmp_path)
+    expected = {test_id: "passed" for test_id in check_ids(drifted)}
+    for node in NODES:
+        for _, item, outcome in DRIFTS:
+            test = "test_image" if drifted.expected.hosts[node].item(item).kind == "image" else "test_file"
+            expected[f"{test}[{node}::{item}]"] = outcome
+    got = {t: outcomes[t][0] for t in expected}
+    assert got == expected
+    for node in NODES:
+        for item, phrase in SAYS.items():
+            test = "test_image" if drifted.expected.hosts[node].item(item).kind == "image" else "test_file"
+            outcome, message = outcomes[f"{test}[{node}::{item}]"]
+            assert phrase in message, (node, item, message)
+    # The installed copies in bin_dir were not touched by the drift: they still pass.
+    assert outcomes.get("test_installed_binary[node1::kubeadm]", ("passed",))[0] == "passed"
+
+
+def test_unreachable_node_errors_on_each_of_its_items_only(lab, tmp_path):
+    lab.drift("node3", "node-unreachable")
+    try:
+        outcomes = run_suite(lab, tmp_path, "--connect-timeout=3")
+    finally:
+        lab.heal("node3")
+    for test_id, item in check_ids(lab).items():
+        outcome, message = outcomes[test_id]
+        if "[node3::" in test_id:
+            assert outcome == "error", test_id
+            assert "node3" in message and "unreachable" in message, message
+        else:
+            assert outcome == "passed", (test_id, message)
