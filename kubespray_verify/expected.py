@@ -28,6 +28,7 @@ from kubespray_verify import ansible_inputs
 from kubespray_verify.digests import is_unset, normalize_checksum, optional_digest
 from kubespray_verify.errors import InventoryError
 from kubespray_verify.kubespray_tree import KubesprayTree, locate
+from kubespray_verify.mirrors.repos import REPO_VARS
 from kubespray_verify.model import (
     DownloadDelegate,
     ExpectedState,
@@ -110,15 +111,33 @@ class Resolver:
 
     # -- the whole run -------------------------------------------------------
 
-    def run(self) -> ExpectedState:
+    def prepare(self, extra_facts: Optional[Mapping[str, Mapping[str, str]]] = None) -> list[tuple]:
+        """Give every host its facts; → (host, inventory vars, facts, facts source) per host.
+
+        `extra_facts` adds facts by host, named as the setup module names them (`ansible_distribution`...).
+        """
         seen = []
         for host in self.inputs.hosts:
             inv_vars = self._inventory_vars(host)
             facts, source = self._facts_for(host.name, inv_vars)
             # As the setup module reports them: prefixed, so that both ansible_facts['architecture']
             # and the injected ansible_architecture exist.
-            self.inputs.variables.set_host_facts(host.name, {f"ansible_{k}": v for k, v in facts.items()})
+            injected = {f"ansible_{k}": v for k, v in facts.items()}
+            injected.update((extra_facts or {}).get(host.name, {}))
+            self.inputs.variables.set_host_facts(host.name, injected)
             seen.append((host, inv_vars, facts, source))
+        return seen
+
+    def templar(self, host) -> tuple[Templar, "_RecordingVars"]:
+        """A templar over everything `host` sees (after `prepare`), and the record of the names it looked up."""
+        return self._templar(host)
+
+    def profile_key(self, host, inv_vars: Mapping, facts: Mapping, is_delegate: bool = False) -> str:
+        """Hosts with the same key resolve alike unless templating touches HOST_IDENTITY_VARS."""
+        return self._profile_key(host, inv_vars, facts, is_delegate)
+
+    def run(self) -> ExpectedState:
+        seen = self.prepare()
 
         delegate = self._delegate()
         profiles: dict[str, _Profile] = {}
@@ -231,6 +250,8 @@ class Resolver:
                 errors=list(expectation.errors),
                 container_manager=expectation.container_manager,
                 bin_dir=expectation.bin_dir,
+                containerd_cfg_dir=expectation.containerd_cfg_dir,
+                mirror_vars=expectation.mirror_vars,
             )
 
     def _resolve_host(self, host, facts_source: FactsSource, delegate: DownloadDelegate):
@@ -250,9 +271,9 @@ class Resolver:
             arch = "unknown"
             errors.append(ItemError("image_arch", _explain(exc)))
         context = {}
-        for var in ("container_manager", "bin_dir"):
+        for var, default in (("container_manager", ""), ("bin_dir", ""), ("containerd_cfg_dir", "/etc/containerd")):
             try:
-                context[var] = str(tmpl("{{ %s }}" % var))
+                context[var] = str(tmpl("{{ %s%s }}" % (var, f" | default('{default}')" if default else "")))
             except AnsibleError as exc:
                 context[var] = None
                 errors.append(ItemError(var, _explain(exc)))
@@ -264,6 +285,7 @@ class Resolver:
             }
         except AnsibleError as exc:
             raise InventoryError(f"host {host.name}: {_explain(exc)}") from None
+        context["mirror_vars"] = _set_vars(tmpl, recorded, REPO_VARS)
         if switches["skip_downloads"]:
             return HostExpectation(host.name, arch, facts_source, [], errors, **context), recorded.seen
 
@@ -372,6 +394,22 @@ class _RecordingVars(dict):
     def get(self, key, default=None):
         self.seen.add(key)
         return super().get(key, default)
+
+
+def _set_vars(tmpl, recorded: "_RecordingVars", names: Iterable[str]) -> tuple[str, ...]:
+    """The variables among `names` that are defined and not empty (one that does not template counts as set)."""
+    found = []
+    for name in names:
+        if name not in recorded:
+            continue
+        try:
+            value = tmpl(recorded[name])
+        except AnsibleError:
+            found.append(name)
+            continue
+        if not is_unset(value):
+            found.append(name)
+    return tuple(found)
 
 
 def _checksum_field(item: Mapping) -> Any:

@@ -15,11 +15,11 @@ downloading it.
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import os
 import re
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Union
@@ -29,6 +29,7 @@ import requests
 import urllib3.exceptions
 
 from kubespray_verify import errors
+from kubespray_verify.node_http import bypass_proxy  # noqa: F401  (one no_proxy rule for runner and nodes)
 
 DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds; a dead link costs this much per attempt
 DEFAULT_READ_TIMEOUT = 30.0  # seconds between bytes, not for the whole body
@@ -116,40 +117,6 @@ class ProxySettings:
 
     def __repr__(self) -> str:
         return f"ProxySettings(http={redact_url(self.http or '')!r}, https={redact_url(self.https or '')!r}, no_proxy={self.no_proxy!r})"
-
-
-def bypass_proxy(host: str, port: Optional[int], no_proxy: str) -> bool:
-    """Whether `no_proxy` (comma-separated) exempts host: `*`, exact names, domain suffixes
-    (`example.com` and `.example.com` both match `a.example.com`), IPs, CIDRs, `host:port`."""
-    host = host.lower().strip("[]")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    for entry in (e.strip().lower() for e in no_proxy.split(",")):
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        if address is not None and "/" in entry:
-            try:
-                if address in ipaddress.ip_network(entry, strict=False):
-                    return True
-            except ValueError:
-                pass
-            continue
-        name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
-        if entry_port and port is not None and str(port) != entry_port:
-            continue
-        name = name.lstrip(".").strip("[]")
-        if host == name or (address is None and host.endswith("." + name)):
-            return True
-    return False
-
-
-def _has_port(entry: str) -> bool:
-    head, sep, tail = entry.rpartition(":")
-    return bool(sep) and tail.isdigit() and (head.count(":") == 0 or head.endswith("]"))
 
 
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
@@ -324,6 +291,8 @@ class Transport:
         self.retry = retry
         self._session = requests.Session()
         self._session.trust_env = False
+        self.sent = 0  # requests sent, retries included
+        self._count = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Transport(verify={self.verify!r}, proxies={self.proxies!r}, timeout={self.timeout!r})"
@@ -345,6 +314,8 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
+            with self._count:
+                self.sent += 1
             try:
                 response = self._session.request(
                     method,
@@ -403,6 +374,7 @@ class FileProbe:
     status: int
     size: Optional[int]
     method: str  # "HEAD", or "GET bytes=0-0" where the server refuses HEAD
+    content_type: Optional[str] = None
 
 
 def probe_file(transport: Transport, url: str, credentials: Union[Credentials, tuple, None] = None) -> FileProbe:
@@ -430,7 +402,9 @@ def probe_file(transport: Transport, url: str, credentials: Union[Credentials, t
                 had_credentials=creds is not None,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
-        return FileProbe(url=redact_url(response.url or bare), status=response.status_code, size=_size(response), method=method)
+        content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip() or None
+        return FileProbe(url=redact_url(response.url or bare), status=response.status_code, size=_size(response),
+                         method=method, content_type=content_type)
 
 
 def _size(response: requests.Response) -> Optional[int]:

@@ -80,6 +80,8 @@ class HostExpectation:
     errors: list[ItemError] = field(default_factory=list)
     container_manager: Optional[str] = None  # containerd, docker, crio
     bin_dir: Optional[str] = None
+    containerd_cfg_dir: Optional[str] = None  # containerd reads <this>/certs.d/<registry>/hosts.toml
+    mirror_vars: tuple[str, ...] = ()  # Kubespray's offline repo variables set for this host (names only)
 
     def item(self, name: str) -> Optional[Item]:
         return next((i for i in self.items if i.name == name), None)
@@ -90,6 +92,8 @@ class HostExpectation:
             "facts_source": self.facts_source,
             "container_manager": self.container_manager,
             "bin_dir": self.bin_dir,
+            "containerd_cfg_dir": self.containerd_cfg_dir,
+            "mirror_vars": list(self.mirror_vars),
             "items": [i.to_json() for i in self.items],
             "errors": [e.to_json() for e in self.errors],
         }
@@ -146,6 +150,8 @@ class ExpectedState:
                 errors=[ItemError(**e) for e in h["errors"]],
                 container_manager=h.get("container_manager"),
                 bin_dir=h.get("bin_dir"),
+                containerd_cfg_dir=h.get("containerd_cfg_dir"),
+                mirror_vars=tuple(h.get("mirror_vars", ())),
             )
         return cls(
             kubespray_dir=data["kubespray"]["dir"],

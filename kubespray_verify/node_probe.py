@@ -2,10 +2,12 @@
 
 It runs under the node's own `python3` (3.8 or newer, standard library only:
 every Kubespray node has it, Ansible needs it) and is sent whole in one SSH
-command. It reports the node's architecture, its container runtime's image
-list (raw output, parsed on the runner by `runtimes.py`), and the hash, size,
-mode and owner of every path asked for. Hashing uses `hashlib` (OpenSSL),
-reading in large blocks. Nothing on the node is changed.
+command. It reports the node's architecture and os-release, its container
+runtime's image list (raw output, parsed on the runner by `runtimes.py`), the
+hash, size, mode and owner of every path asked for, containerd's hosts.toml
+files (as text: the runner reads the TOML), and the answers of the mirror
+probes asked for (`node_http.py`, shipped in the same command). Hashing uses
+`hashlib` (OpenSSL), reading in large blocks. Nothing on the node is changed.
 
 This module is also the script: `PROBE_SOURCE` is this file's own text, and
 `command(request)` builds the shell command that runs it with a request.
@@ -29,6 +31,8 @@ COMMAND_TIMEOUT = 60  # seconds for each runtime command on the node
 BLOCK = 4 * 1024 * 1024
 SEARCH_PATH = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin", "/opt/bin")
 MAX_BLOB = 256 * 1024  # index/manifest JSON read back from containerd's content store
+MAX_TEXT = 64 * 1024  # os-release, a hosts.toml
+MAX_REGISTRY_DIRS = 500
 
 
 def _which(name):
@@ -186,13 +190,53 @@ def _file(path, algo):
     return info
 
 
+def _os_release():
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        try:
+            with open(path, "r") as fh:
+                return fh.read(MAX_TEXT)
+        except OSError:
+            continue
+    return ""
+
+
+def _registry_hosts(request):
+    """containerd's hosts.toml files, as text (the runner reads the TOML): {dir name: {path, text}}."""
+    root = request.get("dir") or "/etc/containerd/certs.d"
+    found = {"dir": root, "files": {}}
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return found
+    except OSError as exc:
+        found["error"] = exc.strerror or str(exc)
+        return found
+    for name in names[:MAX_REGISTRY_DIRS]:
+        path = os.path.join(root, name, "hosts.toml")
+        try:
+            with open(path, "r") as fh:
+                found["files"][name] = {"path": path, "text": fh.read(MAX_TEXT)}
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            found["files"][name] = {"path": path, "error": exc.strerror or str(exc)}
+    return found
+
+
 def probe(request):
     uname = os.uname()
     answer = {
         "probe": PROBE_VERSION,
-        "facts": {"architecture": uname.machine, "system": platform.system(), "hostname": uname.nodename},
+        "facts": {"architecture": uname.machine, "system": platform.system(), "hostname": uname.nodename,
+                  "os_release": _os_release()},
         "python": platform.python_version(),
     }
+    if request.get("registry_hosts"):
+        answer["registry_hosts"] = _registry_hosts(request["registry_hosts"])
+    if request.get("mirrors"):
+        from kubespray_verify import node_http
+
+        answer["mirrors"] = node_http.run(request["mirrors"])
     runtime = request.get("runtime")
     if runtime:
         handler = RUNTIMES.get(runtime)
@@ -215,9 +259,26 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------------------
 # Runner side (not executed on the node).
 
+SHIPPED_MODULES = ("kubespray_verify.node_http",)  # standard-library-only modules the script imports
+
+
 def _source():
+    import importlib.util
+
     with open(__file__.replace(".pyc", ".py"), "r") as fh:
-        return fh.read()
+        main = fh.read()
+    # The modules the probe imports, installed under their own names before it runs.
+    parts = ["import sys as _s, types as _t",
+             "_p = _s.modules.setdefault('kubespray_verify', _t.ModuleType('kubespray_verify'))",
+             "_p.__path__ = getattr(_p, '__path__', [])"]
+    for name in SHIPPED_MODULES:
+        with open(importlib.util.find_spec(name).origin, "r") as fh:
+            text = fh.read()
+        parts += ["_m = _t.ModuleType(%r)" % name,
+                  "exec(compile(%r, %r, 'exec'), _m.__dict__)" % (text, name),
+                  "_s.modules[%r] = _m" % name,
+                  "setattr(_p, %r, _m)" % name.rsplit(".", 1)[1]]
+    return "\n".join(parts) + "\n" + main
 
 
 def command(request):

@@ -1,11 +1,13 @@
 """Observe every node once: at most two round trips per node, nodes in parallel.
 
-Round one asks each node for its architecture and its runtime's image list
-(and, when the inventory already gives the architecture, the file hashes
-too). Hosts whose facts the inventory does not give are then resolved again
-with the architecture the node reported, and round two hashes the paths that
-resolution expects. The result is plain JSON, so `pytest -n` workers can share
-one observation of the cluster.
+Round one asks each node for its architecture, os-release and its runtime's
+image list (and, when the inventory already gives the architecture, the file
+hashes too; with the mirror checks, containerd's hosts.toml files). Hosts
+whose facts the inventory does not give are then resolved again with the
+architecture the node reported, and round two hashes the paths that
+resolution expects and, with the mirror checks, runs the node's mirror
+probes. The result is plain JSON, so `pytest -n` workers can share one
+observation of the cluster.
 """
 
 from __future__ import annotations
@@ -81,14 +83,16 @@ class Observation:
 class ClusterObservation:
     state: ExpectedState  # resolved again with node facts where the inventory gave none
     nodes: dict[str, Observation]
+    mirrors: Optional[dict] = None  # the mirror checks' verdicts and figures (mirrors.session.MirrorObservation)
 
     def to_json(self) -> dict:
-        return {"state": self.state.to_json(), "nodes": {h: o.to_json() for h, o in self.nodes.items()}}
+        return {"state": self.state.to_json(), "nodes": {h: o.to_json() for h, o in self.nodes.items()},
+                "mirrors": self.mirrors}
 
     @classmethod
     def from_json(cls, data: Mapping) -> "ClusterObservation":
         return cls(ExpectedState.from_json(data["state"]),
-                   {h: Observation.from_json(o) for h, o in data["nodes"].items()})
+                   {h: Observation.from_json(o) for h, o in data["nodes"].items()}, data.get("mirrors"))
 
 
 def observe(
@@ -96,11 +100,20 @@ def observe(
     nodes: Mapping,  # host → transport.Node
     reresolve: Callable[[dict], ExpectedState],
     concurrency: int = DEFAULT_CONCURRENCY,
+    wants: frozenset = frozenset({"images", "files"}),
+    extension=None,
 ) -> ClusterObservation:
-    """Probe every host of `state`; `reresolve(node_facts)` resolves again with observed facts."""
+    """Probe every host of `state`; `reresolve(node_facts)` resolves again with observed facts.
+
+    `wants` says what the checks of the run need ("images": the runtime's image list, "files":
+    the paths' hashes). `extension` (the mirror checks) adds to both rounds: its
+    `first_request(host, state)` and `second_requests(final_state, reached_hosts)` add to the
+    requests, `absorb_first` / `absorb_second` take their share of the answers, and
+    `finish(final_state, errors)` gives what goes into `ClusterObservation.mirrors`.
+    """
     results = {host: Observation(host, node=getattr(nodes.get(host), "description", "")) for host in state.hosts}
 
-    def ask(host: str, request: dict) -> None:
+    def ask(host: str, request: dict, absorb=None) -> None:
         obs = results[host]
         node = nodes.get(host)
         if node is None:
@@ -115,6 +128,8 @@ def observe(
         finally:
             obs.round_trips += 1
             obs.seconds += time.monotonic() - started
+        if absorb is not None:
+            absorb(host, answer)
         obs.facts = answer.get("facts", obs.facts)
         if "images" in answer:
             obs.images = answer["images"]
@@ -122,10 +137,12 @@ def observe(
 
     def first_round(host: str) -> None:
         exp = state.hosts[host]
-        request = {"runtime": exp.container_manager}
-        if exp.facts_source == "inventory":
+        request = {"runtime": exp.container_manager} if "images" in wants else {}
+        if exp.facts_source == "inventory" and "files" in wants:
             request["paths"] = expected_paths(exp)
-        ask(host, request)
+        if extension is not None:
+            request.update(extension.first_request(host, state))
+        ask(host, request, extension.absorb_first if extension is not None else None)
 
     workers = max(1, min(concurrency, len(results)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="observe") as pool:
@@ -138,11 +155,21 @@ def observe(
     }
     final = reresolve(node_facts) if node_facts else state
 
-    second = [h for h in node_facts if h in final.hosts]
+    second: dict[str, dict] = {}
+    if "files" in wants:
+        second = {h: {"paths": expected_paths(final.hosts[h])} for h in node_facts if h in final.hosts}
+    if extension is not None:
+        reached = [h for h, obs in results.items() if obs.error is None and h in final.hosts]
+        for host, extra in extension.second_requests(final, reached).items():
+            second.setdefault(host, {}).update(extra)
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(second) or 1)),
                             thread_name_prefix="observe") as pool:
-        list(pool.map(lambda h: ask(h, {"paths": expected_paths(final.hosts[h])}), second))
-    return ClusterObservation(final, results)
+        list(pool.map(lambda h: ask(h, second[h], extension.absorb_second if extension is not None else None),
+                      list(second)))
+    cluster = ClusterObservation(final, results)
+    if extension is not None:
+        cluster.mirrors = extension.finish(final, {h: obs.error for h, obs in results.items()}).to_json()
+    return cluster
 
 
 def _run_probe(node, request: dict) -> dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import dataclass
 from typing import Mapping, Optional, Union
 from urllib.parse import urljoin, urlsplit
@@ -101,6 +102,12 @@ class RegistryClient:
         self._basic = False  # the registry asked for Basic: send it up front from now on
         self._bearer: Optional[auth.Challenge] = None  # realm and service of the registry's token service
         self._tokens: dict[tuple[str, str, str], str] = {}
+        self._auth_lock = threading.RLock()  # threads share one client: one token fetch per scope
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests this client has sent (retries, token fetches and auth round trips included)."""
+        return self._transport.sent
 
     def __repr__(self) -> str:
         creds = "<set>" if self._credentials else None
@@ -235,7 +242,8 @@ class RegistryClient:
             scope = auth.repository_scope(scope)
         url = self._url(path)
         headers = dict(headers or {})
-        sent = self._known_authorization(scope, subject)
+        with self._auth_lock:
+            sent = self._known_authorization(scope, subject)
         if sent:
             headers["Authorization"] = sent
         response = self._transport.request(method, url, headers=headers, data=data)
@@ -244,7 +252,8 @@ class RegistryClient:
         challenge = auth.preferred(auth.parse_www_authenticate(response.headers.get("WWW-Authenticate", "")))
         if challenge is None:
             raise self._auth_error(response, subject, challenge=None)
-        authorization = self._answer(challenge, scope, rejected=sent, subject=subject)
+        with self._auth_lock:
+            authorization = self._answer(challenge, scope, rejected=sent, subject=subject)
         headers["Authorization"] = authorization
         response = self._transport.request(method, url, headers=headers, data=data)
         if response.status_code == 401:

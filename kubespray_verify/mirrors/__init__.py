@@ -1,0 +1,9 @@
+"""Mirrors, registries and package repos: can each be reached from the runner and from each node.
+
+Pure modules: `hosts_toml` (containerd's registry hosts), `repos` (which repo
+vars apply where, and the path that proves a repo), `endpoints` (the order a
+node's runtime tries registries in), `plan` (checks and the probes they share),
+`outcomes` (probe results as data), `judge` (verdicts). I/O: `settings`
+(inventory vars with ansible-core), `runner` (probes from the runner),
+`session` (one run: runner probes beside the nodes' round trips).
+"""

@@ -1,0 +1,217 @@
+"""A mirror check's verdict from its probes' results (pure).
+
+PASS needs an answer: the file or repo path answered, the registry gave the
+manifest at a digest that fits the pins, with every needed architecture.
+FAIL says what the vantage point met instead (each error class has its own
+wording: 401 with or without credentials, 404, 429, 5xx, TLS, DNS,
+timeouts...). ERROR is for what the suite could not tell (a probe that could
+not be built). Messages name URLs without credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from kubespray_verify import errors
+from kubespray_verify.digests import normalize_digest
+from kubespray_verify.mirrors.endpoints import INSECURE_TLS
+from kubespray_verify.mirrors.outcomes import Attempt, ProbeResult
+from kubespray_verify.mirrors.plan import RUNNER, CheckPlan, ImageProbe, Part
+from kubespray_verify.oci import INDEX_TYPES, OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST
+from kubespray_verify.verdicts import Status
+
+KINDS = {OCI_INDEX: "OCI index", DOCKER_MANIFEST_LIST: "Docker manifest list", OCI_MANIFEST: "OCI manifest",
+         DOCKER_MANIFEST: "Docker manifest"}
+
+
+@dataclass(frozen=True)
+class MirrorVerdict:
+    status: str  # pass | fail | error | skip
+    message: str
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict:
+        return {"status": self.status, "message": self.message, "warnings": list(self.warnings)}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "MirrorVerdict":
+        return cls(data["status"], data["message"], tuple(data.get("warnings", ())))
+
+
+@dataclass(frozen=True)
+class _PartVerdict:
+    status: Status
+    message: str
+    warnings: tuple[str, ...] = ()
+
+
+def judge(plan: CheckPlan, results: Mapping[object, ProbeResult]) -> MirrorVerdict:
+    where = "the runner" if plan.vantage == RUNNER else plan.vantage
+    if plan.skip is not None and not plan.parts:
+        return MirrorVerdict("skip", plan.skip)
+    verdicts = [_part(plan, p, results.get(p.probe) if p.probe is not None else None, where) for p in plan.parts]
+    if not verdicts:
+        return MirrorVerdict("skip", f"{plan.label}: nothing to probe from {where}")
+    for status in (Status.FAIL, Status.ERROR):
+        if any(v.status == status for v in verdicts):
+            break
+    else:
+        status = Status.PASS
+    shown = [v for v in verdicts if v.status == status] if status != Status.PASS else verdicts
+    warnings = tuple(dict.fromkeys(w for v in verdicts for w in v.warnings))
+    return MirrorVerdict(status.value, f"{plan.label} from {where}: " + " | ".join(v.message for v in shown), warnings)
+
+
+def _part(plan: CheckPlan, part: Part, result: Optional[ProbeResult], where: str) -> _PartVerdict:
+    hosts = _hosts(part)
+    if part.error:
+        return _PartVerdict(Status.ERROR, part.error)
+    if result is None:
+        return _PartVerdict(Status.ERROR, f"not probed{hosts}")
+    if isinstance(part.probe, ImageProbe):
+        return _image(part, result, where, hosts)
+    return _url(plan, part, result, where, hosts)
+
+
+def _hosts(part: Part) -> str:
+    names = part.context.get("hosts") or []
+    return f" (for {', '.join(names)})" if len(names) > 1 or (names and part.context.get("per_host")) else ""
+
+
+# -- files and repos --------------------------------------------------------------
+
+
+def _url(plan: CheckPlan, part: Part, result: ProbeResult, where: str, hosts: str) -> _PartVerdict:
+    assumed = part.context.get("assumed") or []
+    said = f" [{'; '.join(assumed)}]" if assumed else ""
+    served = result.served
+    if served is not None:
+        accept = part.probe.accept_types
+        kind = served.info.get("content_type")
+        if accept and kind not in accept:
+            return _PartVerdict(Status.FAIL, f"{served.where} answers with Content-Type {kind or 'none'}: "
+                                             f"not {_what(plan)} ({', '.join(accept)}){said}{hosts}")
+        size = served.info.get("size")
+        how = f"{served.info.get('method', 'HEAD')} {served.info.get('status')}" + (f", {size} bytes" if size is not None else "")
+        earlier = [a for a in result.attempts if not a.ok]
+        tried = f" (after {'; '.join(a.error for a in earlier)})" if earlier else ""
+        return _PartVerdict(Status.PASS, f"{served.where} answers ({how}){tried}{said}{hosts}")
+    last = result.attempts[-1] if result.attempts else None
+    if last is not None and plan.vantage != RUNNER and part.context.get("credentialed") \
+            and last.is_a(errors.AuthenticationRequired):
+        return _PartVerdict(Status.PASS, f"{last.where} is reachable from {where} and asks for credentials "
+                                         f"(HTTP 401); they stay on the runner, which checks them{said}{hosts}")
+    errors_seen = "; ".join(a.error or "" for a in result.attempts) or "no answer"
+    return _PartVerdict(Status.FAIL, f"{errors_seen}{said}{hosts}")
+
+
+def _what(plan: CheckPlan) -> str:
+    return {"repo:pyrepo_index": "a PyPI simple index"}.get(plan.label, "what the repo should serve")
+
+
+# -- images -----------------------------------------------------------------------
+
+
+def _image(part: Part, result: ProbeResult, where: str, hosts: str) -> _PartVerdict:
+    route = part.probe.route
+    if route.error:
+        return _PartVerdict(Status.FAIL, f"{route.error}{hosts}")
+    notes = [f"{label} passed over: {why}" for label, why in route.passed_over]
+    if not route.endpoints:
+        return _PartVerdict(Status.FAIL, f"no endpoint may resolve a tag ({route.source}): {'; '.join(notes)}")
+    warnings = []
+    if route.public_fallback:
+        warnings.append(f"{where}: {route.registry}: {route.source} falls back to {route.public_fallback}, "
+                        "a public registry, when its mirrors fail")
+    served = result.served
+    failed = [a for a in result.attempts if not a.ok]
+    quiet = served is not None and served.where.startswith("http://")
+    tried = [f"{a.where} failed: {a.error}" for a in failed
+             if not (quiet and a.role == INSECURE_TLS and a.is_a(errors.TLSHandshakeFailed))]
+    if served is None:
+        last = failed[-1] if failed else None
+        if last is not None and where != "the runner" and part.context.get("credentialed") \
+                and last.is_a(errors.AuthenticationRequired):
+            return _PartVerdict(Status.PASS, f"{last.where} is reachable from {where} and asks for "
+                                             "credentials (HTTP 401); they stay on the runner, which checks them"
+                                             + _also(notes) + hosts, tuple(warnings))
+        return _PartVerdict(Status.FAIL, ("; ".join(tried) or "no endpoint answered")
+                            + f" ({route.source})" + _also(notes) + hosts, tuple(warnings))
+    info = served.info
+    kind = KINDS.get(info.get("media_type"), info.get("media_type") or "manifest")
+    platforms = info.get("platforms") or {}
+    problems = _content_problems(info, platforms, part.context.get("needs") or [])
+    summary = f"{info.get('digest')} ({kind}{': ' + ', '.join(sorted(platforms)) if platforms else ''})"
+    via = f"from {served.where}" + (f" ({route.source})" if route.source else "")
+    if tried:
+        notes.insert(0, "after " + "; ".join(tried))
+    if route.public_fallback and served.role == "server" and failed:
+        return _PartVerdict(Status.FAIL, f"served only by {route.public_fallback}, a public registry, "
+                                         f"because the mirrors failed: {'; '.join(tried)}" + hosts, tuple(warnings))
+    if problems:
+        return _PartVerdict(Status.FAIL, f"{'; '.join(problems)}; the registry serves {summary} {via}{hosts}",
+                            tuple(warnings))
+    pins = _pins_ok(info, platforms, part.context.get("needs") or [])
+    return _PartVerdict(Status.PASS, f"{summary}{pins} {via}" + _also(notes) + hosts, tuple(warnings))
+
+
+def _also(notes: list[str]) -> str:
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
+def _content_problems(info: Mapping, platforms: Mapping[str, str], needs: list[Mapping]) -> list[str]:
+    problems: list[str] = []
+    digest = info.get("digest")
+    is_index = info.get("media_type") in INDEX_TYPES
+    archs = sorted({n["arch"] for n in needs})
+    if is_index:
+        missing = [a for a in archs if f"linux/{a}" not in platforms]
+        if missing:
+            problems.append(f"the index has no {', '.join('linux/' + a for a in missing)} image "
+                            f"(needed by {_who(needs, missing)})")
+    elif len(archs) > 1:
+        problems.append(f"a single-platform manifest cannot serve {' and '.join(archs)} hosts")
+    for need in needs:
+        pinned = _pinned(need.get("digest"))
+        if pinned is None or pinned == digest:
+            continue
+        child = platforms.get(f"linux/{need['arch']}")
+        if is_index and pinned == child:
+            continue
+        if is_index and pinned in platforms.values():
+            other = next(p for p, d in platforms.items() if d == pinned)
+            problems.append(f"{need['host']} pins {pinned}, the {other} manifest of the index, "
+                            f"but is linux/{need['arch']}")
+        else:
+            problems.append(f"{need['host']} pins {pinned}")
+    return list(dict.fromkeys(problems))
+
+
+def _pins_ok(info: Mapping, platforms: Mapping[str, str], needs: list[Mapping]) -> str:
+    pinned = {_pinned(n.get("digest")) for n in needs} - {None}
+    if not pinned:
+        return ""
+    if pinned == {info.get("digest")}:
+        return ", the pinned digest"
+    return ", holding the pinned " + ", ".join(sorted(pinned))
+
+
+def _pinned(value: Optional[str]) -> Optional[str]:
+    if not value:
+        return None
+    try:
+        return normalize_digest(value)
+    except ValueError:
+        return value
+
+
+def _who(needs: list[Mapping], archs: list[str]) -> str:
+    return ", ".join(sorted({n["host"] for n in needs if n["arch"] in archs}))
+
+
+def stats_line(vantage: str, checks: int, probes: int, requests: int, seconds: float) -> str:
+    return f"{vantage}: {checks} checks, {probes} distinct probes, {requests} HTTP requests, {seconds:.2f} s"
+
+
+__all__ = ["MirrorVerdict", "judge", "Attempt"]
