@@ -14,9 +14,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-# Kept in step with kubespray_verify.observe / kubespray_verify.transport (not imported: this module stays light).
+# Kept in step with kubespray_verify.observe / .transport / .mirrors.runner (not imported: this module stays light).
 DEFAULT_CONCURRENCY = 32
 DEFAULT_CONNECT_TIMEOUT = 10
+DEFAULT_MIRROR_CONCURRENCY = 8  # kubespray_verify.mirrors.runner.DEFAULT_CONCURRENCY
 
 INVENTORY_HELP = (
     "Ansible inventory: file (YAML/INI) or directory, with group_vars/ and host_vars/ beside it; "
@@ -53,7 +54,15 @@ def pytest_addoption(parser):
     )
     group.addoption("--limit", dest="kv_limit", metavar="PATTERN", default=None, help="Ansible host pattern")
     group.addoption("--registry-ca", dest="kv_registry_ca", metavar="PATH", default=None,
-                    help="CA bundle for the runner's requests to registries (default: the system's trust store)")
+                    help="CA bundle for the runner's requests to registries and mirrors "
+                         "(default: the system's trust store)")
+    group.addoption("--from-nodes", dest="kv_from_nodes", action="store_true", default=True,
+                    help="mirror checks also from each node, through its own proxies and registry config (default)")
+    group.addoption("--no-from-nodes", dest="kv_from_nodes", action="store_false",
+                    help="mirror checks from the runner only: no node is contacted for them")
+    group.addoption("--mirror-concurrency", dest="kv_mirror_concurrency", type=int,
+                    default=DEFAULT_MIRROR_CONCURRENCY, metavar="N",
+                    help=f"mirror probes at once, from the runner and on each node (default {DEFAULT_MIRROR_CONCURRENCY})")
     group.addoption("--node-concurrency", dest="kv_concurrency", type=int, default=DEFAULT_CONCURRENCY,
                     metavar="N", help=f"nodes observed at once (default {DEFAULT_CONCURRENCY})")
     group.addoption("--connect-timeout", dest="kv_connect_timeout", type=int, default=DEFAULT_CONNECT_TIMEOUT,

@@ -4,6 +4,9 @@ Without xdist the observation lives in the session. Under `pytest -n`, the
 controller makes a run directory; the first worker that needs the cluster
 observes it (all nodes, in parallel) under a lock and the others read its
 answer, so every node is probed once per run whatever the number of workers.
+Only what the selected checks need is asked for (`-m mirrors` lists no images);
+with the mirror checks selected and `--from-nodes`, the nodes' mirror probes
+ride in the same round trips.
 """
 
 from __future__ import annotations
@@ -44,6 +47,29 @@ def pytest_configure_node(node):
         node.workerinput["kv_run_dir"] = run_dir
 
 
+# What the collected checks need from the nodes; set once collection (and -m / -k selection) is done.
+WANTS = pytest.StashKey[frozenset]()
+MARKERS = {"images": "images", "files": "files", "mirrors": "mirrors"}
+
+
+def pytest_collection_finish(session):
+    wanted = {need for item in session.items for marker, need in MARKERS.items() if item.get_closest_marker(marker)}
+    session.config.stash[WANTS] = frozenset(wanted)
+
+
+def wants(config) -> frozenset:
+    return config.stash.get(WANTS, frozenset({"images", "files"}))
+
+
+def mirror_run(config):
+    from kubespray_verify.mirrors.session import MirrorRun
+
+    return MirrorRun(inventory_option(config), config.getoption("kv_kubespray_dir"),
+                     config.getoption("kv_extra_vars"), config.getoption("kv_limit"),
+                     ca_bundle=config.getoption("kv_registry_ca"),
+                     concurrency=config.getoption("kv_mirror_concurrency"))
+
+
 def _observe_now(config) -> ClusterObservation:
     from kubespray_verify import transport
     from kubespray_verify.expected_cache import resolve_cached
@@ -55,34 +81,43 @@ def _observe_now(config) -> ClusterObservation:
         nodes = transport.nodes(inventory, args[1], args[2], connect_timeout=config.getoption("kv_connect_timeout"))
     except VerifyError as exc:
         raise pytest.UsageError(str(exc)) from None
+    needs = wants(config)
+    extension = mirror_run(config) if "mirrors" in needs and config.getoption("kv_from_nodes") else None
     return observe(
         state, nodes,
         reresolve=lambda facts: resolve_cached(inventory, *args, node_facts=facts),
         concurrency=config.getoption("kv_concurrency"),
+        wants=needs,
+        extension=extension,
     )
 
 
-def cluster_observation(config) -> ClusterObservation:
-    if CLUSTER in config.stash:
-        return config.stash[CLUSTER]
+def shared(config, key, name: str, compute, from_json, to_json):
+    """Computed once per run: in this process, or under `pytest -n` by the first worker (others read its file)."""
+    if key in config.stash:
+        return config.stash[key]
     run_dir = getattr(config, "workerinput", {}).get("kv_run_dir")
     if not run_dir:
-        result = _observe_now(config)
+        result = compute(config)
     else:
-        path = os.path.join(run_dir, "cluster.json")
-        with open(os.path.join(run_dir, "cluster.lock"), "w") as lock:
+        path = os.path.join(run_dir, f"{name}.json")
+        with open(os.path.join(run_dir, f"{name}.lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if os.path.exists(path):
                 with open(path) as fh:
-                    result = ClusterObservation.from_json(json.load(fh))
+                    result = from_json(json.load(fh))
             else:
-                result = _observe_now(config)
+                result = compute(config)
                 tmp = path + ".tmp"
                 with open(tmp, "w") as fh:
-                    json.dump(result.to_json(), fh)
+                    json.dump(to_json(result), fh)
                 os.replace(tmp, path)
-    config.stash[CLUSTER] = result
+    config.stash[key] = result
     return result
+
+
+def cluster_observation(config) -> ClusterObservation:
+    return shared(config, CLUSTER, "cluster", _observe_now, ClusterObservation.from_json, ClusterObservation.to_json)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,95 @@
+"""Mirror checks: one test per (vantage point, target), its verdict from the run's one mirror observation.
+
+Ids read `runner::files:kubeadm`, `node1::registry:10.0.0.2:5000/calico/node:v3.31.7`,
+`node2::repo:debian_repo`. With `--from-nodes` (the default) the verdicts
+come with the cluster observation (the nodes' probes ride in its round
+trips); with `--no-from-nodes` only the runner probes and no node is
+contacted. A verdict that cannot be established is raised at setup (an
+error, never a pass); a target that does not apply is a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import pytest
+
+from kubespray_verify.errors import CheckError, VerifyError
+from kubespray_verify.mirrors.judge import MirrorVerdict
+from kubespray_verify.mirrors.plan import RUNNER, check_id, labels
+from kubespray_verify.mirrors.session import MirrorObservation
+from plugins.expected_state import expected_state
+from plugins.observations import RUN_DIR, cluster_observation, mirror_run, shared
+
+MIRRORS = pytest.StashKey[MirrorObservation]()
+
+
+class MirrorWarning(UserWarning):
+    """A mirror setting that works today but is risky (a public registry as containerd's fallback...)."""
+
+
+def pytest_generate_tests(metafunc):
+    if "mirror_check" not in metafunc.fixturenames:
+        return
+    pairs = labels(expected_state(metafunc.config), metafunc.config.getoption("kv_from_nodes"))
+    metafunc.parametrize("mirror_check", pairs, ids=[check_id(v, label) for v, label in pairs])
+
+
+def _runner_only(config) -> MirrorObservation:
+    try:
+        return mirror_run(config).runner_only(expected_state(config))
+    except VerifyError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def mirror_observation(config) -> MirrorObservation:
+    if config.getoption("kv_from_nodes"):
+        if MIRRORS not in config.stash:
+            config.stash[MIRRORS] = MirrorObservation.from_json(cluster_observation(config).mirrors or {})
+        return config.stash[MIRRORS]
+    return shared(config, MIRRORS, "mirrors", _runner_only, MirrorObservation.from_json, MirrorObservation.to_json)
+
+
+@pytest.fixture
+def mirror_verdict(pytestconfig, mirror_check) -> MirrorVerdict:
+    vantage, label = mirror_check
+    verdict = mirror_observation(pytestconfig).verdicts.get(check_id(vantage, label))
+    if verdict is None:
+        where = "the runner" if vantage == RUNNER else vantage
+        pytest.skip(f"{label} does not apply to {where} once the nodes' facts are known")
+    for warning in verdict.warnings:
+        warnings.warn(MirrorWarning(warning))
+    if verdict.status == "skip":
+        pytest.skip(verdict.message)
+    if verdict.status == "error":
+        raise CheckError(verdict.message)
+    return verdict
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The figures of the mirror probes: checks, distinct probes and HTTP requests per vantage point."""
+    stats = _stats(config)
+    if not stats:
+        return
+    terminalreporter.write_sep("-", "mirror probes")
+    for vantage, s in stats.items():
+        terminalreporter.write_line(
+            f"{vantage}: {s['checks']} checks, {s['probes']} distinct probes, {s['requests']} HTTP requests, "
+            f"{s['seconds']:.2f} s")
+
+
+def _stats(config) -> dict:
+    if MIRRORS in config.stash:
+        return config.stash[MIRRORS].stats
+    run_dir = config.stash.get(RUN_DIR, None)  # the xdist controller reads what a worker wrote
+    for name in ("mirrors", "cluster"):
+        path = os.path.join(run_dir, f"{name}.json") if run_dir else None
+        if path and os.path.exists(path):
+            with open(path) as fh:
+                data = json.load(fh)
+            found = (data.get("mirrors") or {}) if name == "cluster" else data
+            if found.get("stats"):
+                return found["stats"]
+    return {}
