@@ -238,7 +238,7 @@ class Session:
         verify = endpoint.get("verify") or {}
         cached = self._cached_token(endpoint["api"], scope)
         if cached:
-            headers["Authorization"] = "Bearer " + cached
+            _set_header(headers, "Authorization", "Bearer " + cached)
         record = self.request(method, url, headers, verify, want_body)
         if record.get("status") != 401 or cached:
             return record, None
@@ -248,7 +248,7 @@ class Session:
         token, token_record = self._token(endpoint, challenge, scope)
         if token is None:
             return record, token_record
-        headers["Authorization"] = "Bearer " + token
+        _set_header(headers, "Authorization", "Bearer " + token)
         return self.request(method, url, headers, verify, want_body), token_record
 
     def _cached_token(self, api, scope):
@@ -436,6 +436,13 @@ def read_headers(refs):
             headers[name] = headers[name] + ", " + value if name in headers else value
     headers["_missing"] = missing
     return headers
+
+
+def _set_header(headers, name, value):
+    """Set a header, replacing it under any spelling (hosts.toml may write `authorization`)."""
+    for key in [k for k in headers if k.lower() == name.lower()]:
+        del headers[key]
+    headers[name] = value
 
 
 def _redact(url):
