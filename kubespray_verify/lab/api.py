@@ -166,6 +166,30 @@ class Lab:
             self.state.save(self.layout)
         return healed
 
+    # -- mirrors ------------------------------------------------------------
+    def stop_mirror(self, name: str) -> None:
+        """Stop one of the hub's mirrors (registry, secure-registry, files_repo) by its recorded PID."""
+        record = self._mirror_record(name)
+        processes.stop([record])
+        self.state.processes.remove(record)
+        self.state.save(self.layout)
+
+    def start_mirror(self, name: str) -> None:
+        """Start a mirror stopped by stop_mirror; a running one is left alone."""
+        role = f"hub/{name}"
+        if any(r.role == role and processes.alive(r) for r in self.state.processes):
+            return
+        self.state.processes = [r for r in self.state.processes if r.role != role]
+        self._record([mirrors.start_one(self.layout, pki_ops.load(self.layout.pki_dir), name)])
+
+    def _mirror_record(self, name: str) -> processes.ProcessRecord:
+        if name not in mirrors.MIRRORS:
+            raise LabError(f"lab {self.prefix} has no mirror {name!r} (mirrors: {', '.join(mirrors.MIRRORS)})")
+        for record in self.state.processes:
+            if record.role == f"hub/{name}" and processes.alive(record):
+                return record
+        raise LabError(f"lab {self.prefix}: mirror {name} is not running")
+
     # -- building ---------------------------------------------------------
     def _build(self, names: list[str], runtimes: tuple[str, ...], log: Callable[[str], None]) -> None:
         layout, started = self.layout, time.monotonic()

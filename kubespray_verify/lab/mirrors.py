@@ -18,6 +18,9 @@ REGISTRY_BIN = "/usr/bin/docker-registry"
 NGINX_BIN = "/usr/sbin/nginx"
 
 
+MIRRORS = ("registry", "secure-registry", "files_repo")  # the hub's roles: hub/<name>
+
+
 def start_all(layout: Layout, pki: Pki) -> list[ProcessRecord]:
     records = [
         _start_registry(layout, "registry", PLAIN_REGISTRY_PORT, None),
@@ -25,9 +28,27 @@ def start_all(layout: Layout, pki: Pki) -> list[ProcessRecord]:
         _start_nginx(layout),
     ]
     for record, port in zip(records, (PLAIN_REGISTRY_PORT, SECURE_REGISTRY_PORT, FILES_REPO_PORT)):
-        wait_until(f"{record.role} on {layout.hub_ip}:{port}", lambda p=port: listening(layout.hub_ip, p),
-                   dead=record, log=layout.logs_dir / f"{record.role.split('/')[1]}.log")
+        _wait(layout, record, port)
     return records
+
+
+def start_one(layout: Layout, pki: Pki, name: str) -> ProcessRecord:
+    """Start one mirror again (after `Lab.stop_mirror`); ready when it listens."""
+    if name == "files_repo":
+        record, port = _start_nginx(layout), FILES_REPO_PORT
+    elif name in ("registry", "secure-registry"):
+        secure = name == "secure-registry"
+        port = SECURE_REGISTRY_PORT if secure else PLAIN_REGISTRY_PORT
+        record = _start_registry(layout, name, port, pki if secure else None)
+    else:
+        raise ValueError(f"no mirror {name!r}: the lab runs {', '.join(MIRRORS)}")
+    _wait(layout, record, port)
+    return record
+
+
+def _wait(layout: Layout, record: ProcessRecord, port: int) -> None:
+    wait_until(f"{record.role} on {layout.hub_ip}:{port}", lambda: listening(layout.hub_ip, port),
+               dead=record, log=layout.logs_dir / f"{record.role.split('/')[1]}.log")
 
 
 def _in_hub(layout: Layout, argv: list[str]) -> list[str]:
