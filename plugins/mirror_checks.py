@@ -53,12 +53,14 @@ def mirror_observation(config) -> MirrorObservation:
 
 
 @pytest.fixture
-def mirror_verdict(pytestconfig, mirror_check) -> MirrorVerdict:
+def mirror_verdict(pytestconfig, mirror_check, record_property) -> MirrorVerdict:
     vantage, label = mirror_check
     verdict = mirror_observation(pytestconfig).verdicts.get(check_id(vantage, label))
     if verdict is None:
         where = "the runner" if vantage == RUNNER else vantage
         pytest.skip(f"{label} does not apply to {where} once the nodes' facts are known")
+    # In the JUnit report for passes too: which URL answered, which endpoint would serve each image.
+    record_property("verdict", verdict.message)
     for warning in verdict.warnings:
         warnings.warn(MirrorWarning(warning))
     if verdict.status == "skip":

@@ -5,7 +5,7 @@ a containerd node's mirrors then its server) and stops at the first that
 answers. Each try is an `Attempt`: where (a URL without credentials), and
 either what it answered or the `errors.EndpointError` it ended with. The
 runner builds attempts from `http.py`/`registry.py` answers and exceptions;
-`from_node` builds the same from the node probe's raw records, with the same
+`node_error` builds the same from the node probe's raw records, with the same
 error classes and messages, so verdicts read alike from every vantage point.
 """
 
@@ -96,7 +96,7 @@ def node_error(record: Mapping, subject: str, url: str, had_credentials: bool = 
         kind = failure.get("kind", "other")
         detail = failure.get("detail", "")
         cls = TRANSPORT_KINDS.get(kind, errors.ConnectionFailed)
-        return cls(f"{subject}: {_transport_message(kind, host, detail)} (from the node)", url=url, host=host)
+        return cls(f"{subject}: {_transport_message(kind, host, detail)}", url=url, host=host)
     status = record.get("status")
     if status is None or status < 400:
         return None
