@@ -92,27 +92,55 @@ def _observe_now(config) -> ClusterObservation:
     )
 
 
+FAILED = pytest.StashKey[dict]()  # name → the error a shared computation ended with
+
+
 def shared(config, key, name: str, compute, from_json, to_json):
-    """Computed once per run: in this process, or under `pytest -n` by the first worker (others read its file)."""
+    """Computed once per run: in this process, or under `pytest -n` by the first worker (others read its file).
+
+    A computation that fails with a VerifyError (bad input, broken infrastructure) is not tried again:
+    every test that needs it gets the same error at once.
+    """
     if key in config.stash:
         return config.stash[key]
+    failed = config.stash.setdefault(FAILED, {})
+    if name in failed:
+        raise VerifyError(failed[name])
     run_dir = getattr(config, "workerinput", {}).get("kv_run_dir")
-    if not run_dir:
-        result = compute(config)
-    else:
-        path = os.path.join(run_dir, f"{name}.json")
-        with open(os.path.join(run_dir, f"{name}.lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if os.path.exists(path):
-                with open(path) as fh:
-                    result = from_json(json.load(fh))
-            else:
-                result = compute(config)
-                tmp = path + ".tmp"
-                with open(tmp, "w") as fh:
-                    json.dump(to_json(result), fh)
-                os.replace(tmp, path)
+    try:
+        if not run_dir:
+            result = compute(config)
+        else:
+            result = _shared_on_disk(config, run_dir, name, compute, from_json, to_json)
+    except (VerifyError, pytest.UsageError) as exc:
+        failed[name] = str(exc)
+        raise VerifyError(str(exc)) from None
     config.stash[key] = result
+    return result
+
+
+def _shared_on_disk(config, run_dir: str, name: str, compute, from_json, to_json):
+    path = os.path.join(run_dir, f"{name}.json")
+    with open(os.path.join(run_dir, f"{name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(path):
+            with open(path) as fh:
+                data = json.load(fh)
+            if "__error__" in data:
+                raise VerifyError(data["__error__"])
+            return from_json(data)
+        try:
+            result = compute(config)
+            data = to_json(result)
+        except (VerifyError, pytest.UsageError) as exc:
+            data = {"__error__": str(exc)}
+            result = None
+        tmp = path + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, path)
+    if result is None:
+        raise VerifyError(data["__error__"])
     return result
 
 
