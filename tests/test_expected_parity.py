@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,10 @@ def render_with_ansible(inventory: Path, out: Path, extra_vars: list[str] = (), 
         "ANSIBLE_ACTION_PLUGINS": str(HERE / "parity_plugins"),
         "ANSIBLE_HOST_KEY_CHECKING": "False",
     })
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
+    sibling = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    playbook = sibling if os.path.exists(sibling) else shutil.which("ansible-playbook")
+    assert playbook, "ansible-playbook is not installed"
+    cmd = [playbook, "-i", str(inventory),
            str(HERE / "parity_playbook.yml")]
     for ev in extra_vars:
         cmd += ["-e", ev]
