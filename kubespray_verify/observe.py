@@ -122,27 +122,41 @@ def observe(
 
     def first_round(host: str) -> None:
         exp = state.hosts[host]
-        request = {"runtime": exp.container_manager}
-        if exp.facts_source == "inventory":
-            request["paths"] = expected_paths(exp)
-        ask(host, request)
+        # The paths are those of the architecture assumed so far: right whenever the node confirms it.
+        ask(host, {
+            "runtime": exp.container_manager,
+            "paths": expected_paths(exp),
+            "blobs": any(getattr(item, "digest", None) for item in exp.items),
+        })
 
     workers = max(1, min(concurrency, len(results)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="observe") as pool:
         list(pool.map(first_round, list(results)))
 
-    node_facts = {
+    observed = {
         host: {"architecture": obs.facts["architecture"], "system": obs.facts.get("system", "Linux")}
         for host, obs in results.items()
         if obs.error is None and obs.facts.get("architecture") and state.hosts[host].facts_source != "inventory"
     }
-    final = reresolve(node_facts) if node_facts else state
+    differing = {host: facts for host, facts in observed.items()
+                 if facts != _assumed_facts(state.hosts[host])}
+    final = reresolve(observed) if differing else state
+    for host in observed:
+        if host not in differing:
+            # The node confirmed the facts the expected state was resolved with: same inputs, same answer.
+            final.hosts[host].facts_source = "node"
 
-    second = [h for h in node_facts if h in final.hosts]
+    second = [h for h in differing if h in final.hosts]
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(second) or 1)),
                             thread_name_prefix="observe") as pool:
         list(pool.map(lambda h: ask(h, {"paths": expected_paths(final.hosts[h])}), second))
     return ClusterObservation(final, results)
+
+
+def _assumed_facts(host: HostExpectation) -> dict:
+    from kubespray_verify.expected import DEFAULT_FACTS
+
+    return dict(DEFAULT_FACTS) if host.facts_source == "default" else {}
 
 
 def _run_probe(node, request: dict) -> dict:
