@@ -43,10 +43,11 @@ def _settle(verdict: Verdict) -> Verdict:
 def registry_evidence(pytestconfig):
     from kubespray_verify import site
     from kubespray_verify.registry_evidence import RegistryEvidence
-    from kubespray_verify_pytest import inventory_option
+    from kubespray_verify_pytest import resolution_options
 
-    settings = site.load(inventory_option(pytestconfig), pytestconfig.getoption("kv_extra_vars"),
-                         pytestconfig.getoption("kv_limit"), ca_bundle=pytestconfig.getoption("kv_registry_ca"))
+    options = resolution_options(pytestconfig)
+    settings = site.load(options.inventory, options.extra_vars, options.limit,
+                         ca_bundle=pytestconfig.getoption("kv_registry_ca"))
     evidence = RegistryEvidence(settings)
     yield evidence
     evidence.close()
