@@ -15,6 +15,8 @@ if [ ! -d "$KUBESPRAY_DIR/roles" ]; then
 fi
 
 say() { printf '\n== %s\n' "$*"; }
+# The command, whether or not pip's script directory is on PATH.
+kubespray-verify() { python3 -m kubespray_verify "$@"; }
 
 say "installing kubespray-verify and the lab's packages"
 python3 -m pip install -q --disable-pip-version-check -c .ci/constraints.txt -e .
