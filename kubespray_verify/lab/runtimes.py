@@ -64,11 +64,11 @@ class Containerd(Runtime):
         root = etc / "containerd"
         root.mkdir(parents=True, exist_ok=True)
         (root / "config.toml").write_text(CONTAINERD_CONFIG)
-        _hosts_toml(root / "certs.d", access.plain, f"http://{access.plain}", skip_verify=True)
+        hosts_toml(root / "certs.d", access.plain, f"http://{access.plain}", skip_verify=True)
         auth = base64.b64encode(f"{access.pki.username}:{access.pki.password}".encode()).decode()
         _copy_ca(access.pki, root / "certs.d" / access.secure / "ca.crt")
-        _hosts_toml(root / "certs.d", access.secure, f"https://{access.secure}", skip_verify=False,
-                    ca=f"/etc/containerd/certs.d/{access.secure}/ca.crt", authorization=f"Basic {auth}")
+        hosts_toml(root / "certs.d", access.secure, f"https://{access.secure}", skip_verify=False,
+                   ca=f"/etc/containerd/certs.d/{access.secure}/ca.crt", authorization=f"Basic {auth}")
 
     def daemon(self) -> list[str]:
         return ["/usr/bin/containerd", "--config", "/etc/containerd/config.toml"]
@@ -189,8 +189,8 @@ state = "/run/containerd"
 """
 
 
-def _hosts_toml(certs_d: Path, prefix: str, host: str, skip_verify: bool, ca: str | None = None,
-                authorization: str | None = None) -> None:
+def hosts_toml(certs_d: Path, prefix: str, host: str, skip_verify: bool, ca: str | None = None,
+               authorization: str | None = None) -> None:
     """hosts.toml in the layout of Kubespray's containerd role (hosts.toml.j2).
 
     Kubespray's template has no `ca` key (sites use skip_verify or a system CA);
