@@ -1,3 +1,8 @@
-"""The suite's pytest wiring: everything lives in the `plugins` package."""
+"""The suite's pytest wiring: hooks in `plugins`, fixtures in `fixtures`."""
 
-pytest_plugins = ["plugins.expected_state", "plugins.observations", "plugins.node_checks"]
+pytest_plugins = [
+    "plugins.expected_state",
+    "plugins.observations",
+    "fixtures.expected",
+    "fixtures.verdicts",
+]

@@ -66,7 +66,3 @@ def pytest_generate_tests(metafunc):
         state = expected_state(metafunc.config)
         metafunc.parametrize("host_expectation", list(state.hosts.values()), ids=list(state.hosts))
 
-
-@pytest.fixture(scope="session")
-def kubespray_state(pytestconfig) -> ExpectedState:
-    return expected_state(pytestconfig)
