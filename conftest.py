@@ -1,3 +1,10 @@
-"""The suite's pytest wiring: everything lives in the `plugins` package."""
+"""The suite's pytest wiring: hooks in `plugins`, fixtures in `fixtures`."""
 
-pytest_plugins = ["plugins.expected_state", "plugins.observations", "plugins.node_checks", "plugins.mirror_checks"]
+pytest_plugins = [
+    "plugins.expected_state",
+    "plugins.observations",
+    "plugins.mirror_checks",
+    "fixtures.expected",
+    "fixtures.verdicts",
+    "fixtures.mirrors",
+]

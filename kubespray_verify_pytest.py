@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 # Kept in step with kubespray_verify.observe / .transport / .mirrors.runner (not imported: this module stays light).
 DEFAULT_CONCURRENCY = 32
@@ -36,12 +36,20 @@ def ansible_plugin_owns_inventory() -> bool:
     return any(ep.value.split(":")[0].startswith("pytest_ansible") for ep in eps)
 
 
+# Spellings pytest-ansible also defines: when it is loaded it owns them, the suite keeps its own
+# `--kubespray-*` spelling and reads pytest-ansible's value when the user gave one.
+SHARED_SPELLINGS = {
+    # ours: (spelling, our dest, pytest-ansible's dest, pytest-ansible's spellings)
+    "inventory": ("--inventory", "kv_inventory", "ansible_inventory", ("--inventory", "--ansible-inventory")),
+    "limit": ("--limit", "kv_limit", "ansible_subset", ("--limit", "--ansible-limit")),
+}
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("kubespray-verify", "kubespray-verify (Kubespray pre-deploy checks)")
-    names = ["--kubespray-inventory"]
-    if not ansible_plugin_owns_inventory():
-        names.insert(0, "--inventory")
-    group.addoption(*names, dest="kv_inventory", action="append", default=[], metavar="PATH", help=INVENTORY_HELP)
+    shared = not ansible_plugin_owns_inventory()
+    group.addoption(*(["--inventory"] if shared else []), "--kubespray-inventory", dest="kv_inventory",
+                    action="append", default=[], metavar="PATH", help=INVENTORY_HELP)
     group.addoption(
         "--kubespray-dir", dest="kv_kubespray_dir", metavar="PATH", default=None,
         help="Kubespray checkout (default: $KUBESPRAY_DIR, else the first directory above the inventory "
@@ -52,7 +60,8 @@ def pytest_addoption(parser):
         help="as ansible-playbook -e: key=value, JSON/YAML, or a file written --extra-vars=@vars.yml "
              "(with '=': pytest reads a separate '@file' argument as a file of arguments); repeatable",
     )
-    group.addoption("--limit", dest="kv_limit", metavar="PATTERN", default=None, help="Ansible host pattern")
+    group.addoption(*(["--limit"] if shared else []), "--kubespray-limit", dest="kv_limit", metavar="PATTERN",
+                    default=None, help="Ansible host pattern")
     group.addoption("--registry-ca", dest="kv_registry_ca", metavar="PATH", default=None,
                     help="CA bundle for the runner's requests to registries and mirrors "
                          "(default: the system's trust store)")
@@ -73,12 +82,36 @@ def pytest_addoption(parser):
 def inventory_option(config) -> list[str]:
     """The inventories given, whichever plugin parsed `--inventory`."""
     ours = list(config.getoption("kv_inventory") or [])
+    return ours or _from_pytest_ansible(config, "inventory")
+
+
+class ResolutionOptions(NamedTuple):
+    inventory: list
+    kubespray_dir: Optional[str]
+    extra_vars: list
+    limit: Optional[str]
+
+
+def resolution_options(config) -> ResolutionOptions:
+    """What the expected state is resolved from, as given on the command line."""
+    return ResolutionOptions(inventory_option(config), config.getoption("kv_kubespray_dir"),
+                             list(config.getoption("kv_extra_vars") or []), limit_option(config))
+
+
+def limit_option(config) -> Optional[str]:
+    ours = config.getoption("kv_limit")
     if ours:
         return ours
-    if ansible_plugin_owns_inventory():
-        theirs: Optional[str] = config.getoption("ansible_inventory", default=None)
-        if theirs and _given_on_command_line(config, ("--inventory", "--ansible-inventory")):
-            return [theirs]
+    theirs = _from_pytest_ansible(config, "limit")
+    return theirs[0] if theirs else None
+
+
+def _from_pytest_ansible(config, name: str) -> list[str]:
+    _, _, their_dest, spellings = SHARED_SPELLINGS[name]
+    if ansible_plugin_owns_inventory() and _given_on_command_line(config, spellings):
+        value = config.getoption(their_dest, default=None)
+        if value:
+            return [value]
     return []
 
 
@@ -95,7 +128,7 @@ def pytest_configure(config):
     import pytest
 
     suite_config = Path(__file__).resolve().parent / "pyproject.toml"
-    for value in _separate_values(config, ("--inventory", "--kubespray-inventory")):
+    for value in _separate_values(config, ("--inventory", "--kubespray-inventory", "--ansible-inventory")):
         if config.inipath is None or Path(config.inipath).resolve() != suite_config:
             raise pytest.UsageError(
                 f"pytest read {value} as a test path before the suite could take it as the inventory "

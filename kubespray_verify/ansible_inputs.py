@@ -96,6 +96,7 @@ def parse_extra_vars(loader: DataLoader, values: Iterable[str]) -> dict:
 def load(sources: Sequence[str], extra_vars: Iterable[str] = (), limit: Optional[str] = None) -> AnsibleInputs:
     checked = check_sources(sources)
     check_inventory_tree(checked)
+    _forget_vars_files()
     loader = DataLoader()
     with _captured_warnings() as warnings:
         try:
@@ -154,3 +155,17 @@ def _unparsed_message(sources: Sequence[str], warnings: list[str], exc: Exceptio
         if m and m.group(2) == "ini" and not m.group(1).endswith(YAML_SUFFIXES):
             return f"inventory {m.group(1)}: {m.group(3)}"
     return f"inventory {', '.join(sources)}: {_first_lines(exc)}"
+
+
+def _forget_vars_files() -> None:
+    """Each load reads group_vars/host_vars afresh, as a new ansible-playbook process would.
+
+    ansible-core's host_group_vars plugin remembers, module-wide, which vars files each
+    directory held; a second load in the same process would miss files added since.
+    """
+    from ansible.plugins.vars import host_group_vars
+
+    for cache in ("FOUND", "NAK", "PATH_CACHE"):
+        table = getattr(host_group_vars, cache, None)
+        if table is not None:
+            table.clear()

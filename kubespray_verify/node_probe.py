@@ -71,8 +71,10 @@ def _containerd(request):
     base += ["-n", request.get("containerd_namespace", "k8s.io")]
     listing = _run(base + ["images", "ls"])
     result = {"source": "ctr", "images": listing, "blobs": {}}
-    if listing["rc"] != 0:
+    if listing["rc"] != 0 or not request.get("blobs"):
         return result
+    store = os.path.join(request.get("containerd_root", "/var/lib/containerd"),
+                         "io.containerd.content.v1.content", "blobs")
     # Index and manifest documents of every listed target: the platform manifests inside an index
     # and the config digest (image ID) can then be judged without asking the registry.
     for line in listing["stdout"].splitlines()[1:]:
@@ -83,14 +85,31 @@ def _containerd(request):
         if digest in result["blobs"] or "index" not in media_type and "list" not in media_type \
                 and "manifest" not in media_type:
             continue
-        blob = _run(base + ["content", "get", digest])
-        if blob["rc"] == 0 and len(blob["stdout"]) <= MAX_BLOB:
-            result["blobs"][digest] = blob["stdout"]
-            _add_children(base, blob["stdout"], result["blobs"])
+        text = _content(base, store, digest)
+        if text is not None:
+            result["blobs"][digest] = text
+            _add_children(base, store, text, result["blobs"])
     return result
 
 
-def _add_children(base, text, blobs):
+def _content(base, store, digest):
+    """A document from containerd's content store: read from disk, else through `ctr content get`."""
+    algo, _, hexpart = digest.partition(":")
+    path = os.path.join(store, algo, hexpart)
+    try:
+        if os.path.getsize(path) <= MAX_BLOB:
+            with open(path, "r") as fh:
+                return fh.read()
+        return None
+    except OSError:
+        pass
+    blob = _run(base + ["content", "get", digest])
+    if blob["rc"] == 0 and len(blob["stdout"]) <= MAX_BLOB:
+        return blob["stdout"]
+    return None
+
+
+def _add_children(base, store, text, blobs):
     """For an index: the platform manifests it lists that the node holds (to read their config digest)."""
     try:
         doc = json.loads(text)
@@ -100,9 +119,9 @@ def _add_children(base, text, blobs):
         digest = child.get("digest")
         if not digest or digest in blobs:
             continue
-        blob = _run(base + ["content", "get", digest])
-        if blob["rc"] == 0 and len(blob["stdout"]) <= MAX_BLOB:
-            blobs[digest] = blob["stdout"]
+        text = _content(base, store, digest)
+        if text is not None:
+            blobs[digest] = text
 
 
 def _docker(request):

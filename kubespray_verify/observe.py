@@ -1,13 +1,14 @@
 """Observe every node once: at most two round trips per node, nodes in parallel.
 
-Round one asks each node for its architecture, os-release and its runtime's
-image list (and, when the inventory already gives the architecture, the file
-hashes too; with the mirror checks, containerd's hosts.toml files). Hosts
-whose facts the inventory does not give are then resolved again with the
-architecture the node reported, and round two hashes the paths that
-resolution expects and, with the mirror checks, runs the node's mirror
-probes. The result is plain JSON, so `pytest -n` workers can share one
-observation of the cluster.
+Round one asks each node for its architecture, os-release, its runtime's image
+list and the hashes of the paths expected for the architecture assumed so far
+(the inventory's, else Kubespray's default), and, with the mirror checks,
+containerd's hosts.toml files. A node that confirms the assumed architecture
+is done; one that does not is resolved again with what it reported, and round
+two hashes the paths that resolution expects. With the mirror checks from the
+nodes, round two also carries each node's mirror probes (they need what round
+one read). Only what the selected checks need is asked for. The result is
+plain JSON, so `pytest -n` workers can share one observation of the cluster.
 """
 
 from __future__ import annotations
@@ -108,8 +109,9 @@ def observe(
     `wants` says what the checks of the run need ("images": the runtime's image list, "files":
     the paths' hashes). `extension` (the mirror checks) adds to both rounds: its
     `first_request(host, state)` and `second_requests(final_state, reached_hosts)` add to the
-    requests, `absorb_first` / `absorb_second` take their share of the answers, and
-    `finish(final_state, errors)` gives what goes into `ClusterObservation.mirrors`.
+    requests (a host it asks something of gets round two), `absorb_first` / `absorb_second`
+    take their share of the answers, and `finish(final_state, errors)` gives what goes into
+    `ClusterObservation.mirrors`.
     """
     results = {host: Observation(host, node=getattr(nodes.get(host), "description", "")) for host in state.hosts}
 
@@ -137,8 +139,12 @@ def observe(
 
     def first_round(host: str) -> None:
         exp = state.hosts[host]
-        request = {"runtime": exp.container_manager} if "images" in wants else {}
-        if exp.facts_source == "inventory" and "files" in wants:
+        request: dict = {}
+        if "images" in wants:
+            request["runtime"] = exp.container_manager
+            request["blobs"] = any(getattr(item, "digest", None) for item in exp.items)
+        if "files" in wants:
+            # The paths are those of the architecture assumed so far: right whenever the node confirms it.
             request["paths"] = expected_paths(exp)
         if extension is not None:
             request.update(extension.first_request(host, state))
@@ -148,17 +154,24 @@ def observe(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="observe") as pool:
         list(pool.map(first_round, list(results)))
 
-    node_facts = {
+    observed = {
         host: {"architecture": obs.facts["architecture"], "system": obs.facts.get("system", "Linux")}
         for host, obs in results.items()
         if obs.error is None and obs.facts.get("architecture") and state.hosts[host].facts_source != "inventory"
     }
-    final = reresolve(node_facts) if node_facts else state
+    differing = {host: facts for host, facts in observed.items()
+                 if facts != _assumed_facts(state.hosts[host])}
+    final = reresolve(observed) if differing else state
+    for host in observed:
+        if host not in differing:
+            # The node confirmed the facts the expected state was resolved with: same inputs, same answer.
+            final.hosts[host].facts_source = "node"
 
     second: dict[str, dict] = {}
     if "files" in wants:
-        second = {h: {"paths": expected_paths(final.hosts[h])} for h in node_facts if h in final.hosts}
+        second = {h: {"paths": expected_paths(final.hosts[h])} for h in differing if h in final.hosts}
     if extension is not None:
+        # The mirror probes need what round one read (hosts.toml, os-release): they ride in round two.
         reached = [h for h, obs in results.items() if obs.error is None and h in final.hosts]
         for host, extra in extension.second_requests(final, reached).items():
             second.setdefault(host, {}).update(extra)
@@ -170,6 +183,12 @@ def observe(
     if extension is not None:
         cluster.mirrors = extension.finish(final, {h: obs.error for h, obs in results.items()}).to_json()
     return cluster
+
+
+def _assumed_facts(host: HostExpectation) -> dict:
+    from kubespray_verify.expected import DEFAULT_FACTS
+
+    return dict(DEFAULT_FACTS) if host.facts_source == "default" else {}
 
 
 def _run_probe(node, request: dict) -> dict:

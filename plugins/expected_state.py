@@ -10,24 +10,19 @@ import pytest
 
 from kubespray_verify.errors import VerifyError
 from kubespray_verify.model import ExpectedState
-from kubespray_verify_pytest import inventory_option
+from kubespray_verify_pytest import resolution_options
 
 EXPECTED_STATE = pytest.StashKey[ExpectedState]()
 
 
 def pytest_configure(config):
-    inventory = inventory_option(config)
-    if not inventory:
+    options = resolution_options(config)
+    if not options.inventory:
         return
     from kubespray_verify.expected_cache import resolve_cached
 
     try:
-        state = resolve_cached(
-            inventory,
-            config.getoption("kv_kubespray_dir"),
-            config.getoption("kv_extra_vars"),
-            config.getoption("kv_limit"),
-        )
+        state = resolve_cached(*options)
     except VerifyError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[EXPECTED_STATE] = state
@@ -71,7 +66,3 @@ def pytest_generate_tests(metafunc):
         state = expected_state(metafunc.config)
         metafunc.parametrize("host_expectation", list(state.hosts.values()), ids=list(state.hosts))
 
-
-@pytest.fixture(scope="session")
-def kubespray_state(pytestconfig) -> ExpectedState:
-    return expected_state(pytestconfig)

@@ -4,30 +4,24 @@ Ids read `runner::files:kubeadm`, `node1::registry:10.0.0.2:5000/calico/node:v3.
 `node2::repo:debian_repo`. With `--from-nodes` (the default) the verdicts
 come with the cluster observation (the nodes' probes ride in its round
 trips); with `--no-from-nodes` only the runner probes and no node is
-contacted. A verdict that cannot be established is raised at setup (an
-error, never a pass); a target that does not apply is a skip.
+contacted. The figures (checks, distinct probes, HTTP requests) close the
+terminal report.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import warnings
 
 import pytest
 
-from kubespray_verify.errors import CheckError, VerifyError
-from kubespray_verify.mirrors.judge import MirrorVerdict
-from kubespray_verify.mirrors.plan import RUNNER, check_id, labels
+from kubespray_verify.errors import VerifyError
+from kubespray_verify.mirrors.plan import check_id, labels
 from kubespray_verify.mirrors.session import MirrorObservation
 from plugins.expected_state import expected_state
 from plugins.observations import RUN_DIR, cluster_observation, mirror_run, shared
 
 MIRRORS = pytest.StashKey[MirrorObservation]()
-
-
-class MirrorWarning(UserWarning):
-    """A mirror setting that works today but is risky (a public registry as containerd's fallback...)."""
 
 
 def pytest_generate_tests(metafunc):
@@ -45,29 +39,12 @@ def _runner_only(config) -> MirrorObservation:
 
 
 def mirror_observation(config) -> MirrorObservation:
+    """The run's mirror verdicts: with the cluster observation (--from-nodes), else from the runner alone."""
     if config.getoption("kv_from_nodes"):
         if MIRRORS not in config.stash:
             config.stash[MIRRORS] = MirrorObservation.from_json(cluster_observation(config).mirrors or {})
         return config.stash[MIRRORS]
     return shared(config, MIRRORS, "mirrors", _runner_only, MirrorObservation.from_json, MirrorObservation.to_json)
-
-
-@pytest.fixture
-def mirror_verdict(pytestconfig, mirror_check, record_property) -> MirrorVerdict:
-    vantage, label = mirror_check
-    verdict = mirror_observation(pytestconfig).verdicts.get(check_id(vantage, label))
-    if verdict is None:
-        where = "the runner" if vantage == RUNNER else vantage
-        pytest.skip(f"{label} does not apply to {where} once the nodes' facts are known")
-    # In the JUnit report for passes too: which URL answered, which endpoint would serve each image.
-    record_property("verdict", verdict.message)
-    for warning in verdict.warnings:
-        warnings.warn(MirrorWarning(warning))
-    if verdict.status == "skip":
-        pytest.skip(verdict.message)
-    if verdict.status == "error":
-        raise CheckError(verdict.message)
-    return verdict
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -21,7 +21,7 @@ import pytest
 
 from kubespray_verify.errors import VerifyError
 from kubespray_verify.observe import DEFAULT_CONCURRENCY, ClusterObservation, observe
-from kubespray_verify_pytest import inventory_option
+from kubespray_verify_pytest import inventory_option, resolution_options
 from plugins.expected_state import expected_state
 
 RUN_DIR = pytest.StashKey[str]()
@@ -64,9 +64,7 @@ def wants(config) -> frozenset:
 def mirror_run(config):
     from kubespray_verify.mirrors.session import MirrorRun
 
-    return MirrorRun(inventory_option(config), config.getoption("kv_kubespray_dir"),
-                     config.getoption("kv_extra_vars"), config.getoption("kv_limit"),
-                     ca_bundle=config.getoption("kv_registry_ca"),
+    return MirrorRun(*resolution_options(config), ca_bundle=config.getoption("kv_registry_ca"),
                      concurrency=config.getoption("kv_mirror_concurrency"))
 
 
@@ -75,17 +73,17 @@ def _observe_now(config) -> ClusterObservation:
     from kubespray_verify.expected_cache import resolve_cached
 
     state = expected_state(config)
-    inventory = inventory_option(config)
-    args = (config.getoption("kv_kubespray_dir"), config.getoption("kv_extra_vars"), config.getoption("kv_limit"))
+    options = resolution_options(config)
     try:
-        nodes = transport.nodes(inventory, args[1], args[2], connect_timeout=config.getoption("kv_connect_timeout"))
+        nodes = transport.nodes(options.inventory, options.extra_vars, options.limit,
+                                connect_timeout=config.getoption("kv_connect_timeout"))
     except VerifyError as exc:
         raise pytest.UsageError(str(exc)) from None
     needs = wants(config)
     extension = mirror_run(config) if "mirrors" in needs and config.getoption("kv_from_nodes") else None
     return observe(
         state, nodes,
-        reresolve=lambda facts: resolve_cached(inventory, *args, node_facts=facts),
+        reresolve=lambda facts: resolve_cached(*options, node_facts=facts),
         concurrency=config.getoption("kv_concurrency"),
         wants=needs,
         extension=extension,

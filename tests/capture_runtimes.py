@@ -27,19 +27,36 @@ from typing import Optional
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]  # run as a script: the repository root, for `tests.` and the package
 
-from tests.imagebuild import Image, Index, RegistryClient, build_image, build_index  # noqa: E402
 from tests.runtime_lab import Lab, docker_client  # noqa: E402
 
+from kubespray_verify import oci  # noqa: E402
 from kubespray_verify.refs import parse_reference  # noqa: E402
+from kubespray_verify.registry import RegistryClient  # noqa: E402
 from kubespray_verify.runtimes import NodeImage  # noqa: E402
 
 FIXTURES = HERE / "data" / "runtimes"
 MIRROR_NAME = "registry.k8s.io/pause:3.10"  # the second name given to <registry>/pause:3.10
 
+
+def build_image(content: str, platform: str = "linux/amd64", flavour: oci.Flavour = "oci") -> oci.Image:
+    """A one-layer image whose only file, `content`, holds `content`: different text, different digests."""
+    os_name, arch = platform.split("/")
+    return oci.build_image({"content": content.encode()}, oci.Platform(arch, os_name), flavour)
+
+
+def build_index(content: str, platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")) -> oci.Index:
+    return oci.build_index([build_image(f"{content} {p}", p) for p in platforms])
+
+
+def child(index: oci.Index, platform: str) -> oci.Image:
+    """The index's image for `platform` ("linux/amd64")."""
+    return next(i for i in index.images if str(i.platform) == platform)
+
+
 # repository:tag on the lab registry -> what is pushed there first
-IMAGES: dict[str, Image | Index] = {
+IMAGES: dict[str, oci.Image | oci.Index] = {
     "demo/single-oci:1.0": build_image("single-oci"),
-    "demo/single-docker:1.0": build_image("single-docker", docker=True),
+    "demo/single-docker:1.0": build_image("single-docker", flavour="docker"),
     "demo/multi:1.0": build_index("multi"),
     "pause:3.1": build_image("pause 3.1"),
     "pause:3.10": build_image("pause 3.10"),
@@ -113,7 +130,7 @@ def facts(registry: str, platform: str) -> list[Fact]:
     out: list[Fact] = []
     single_oci = IMAGES["demo/single-oci:1.0"]
     multi = IMAGES["demo/multi:1.0"]
-    multi_node = multi.child(platform)
+    multi_node = child(multi, platform)
     pause31, pause310 = IMAGES["pause:3.1"], IMAGES["pause:3.10"]
     v1, v2 = IMAGES["demo/retag:1.0"], RETAGGED
     sd = IMAGES["demo/single-docker:1.0"]
@@ -131,7 +148,7 @@ def facts(registry: str, platform: str) -> list[Fact]:
             Fact(
                 rt,
                 f"{r}/demo/multi:1.0",
-                digests=frozenset({multi.blob.digest} | ({multi_node.manifest.digest} if both else set())),
+                digests=frozenset({multi.digest} | ({multi_node.manifest.digest} if both else set())),
                 image_id=multi_node.config.digest,
                 is_index=True if typed else None,
             ),
@@ -161,16 +178,15 @@ def facts(registry: str, platform: str) -> list[Fact]:
 
 def run_scenario(lab: Lab) -> None:
     r = lab.registry
-    client = RegistryClient(r)
+    client = RegistryClient(f"http://{r}")
     for name, pushed in IMAGES.items():
-        repo, tag = name.rsplit(":", 1)
-        (client.push_index if isinstance(pushed, Index) else client.push_image)(repo, tag, pushed)
+        client.push(*name.rsplit(":", 1), pushed)
     for name in IMAGES:
         lab.ctr_pull(f"{r}/{name}")
         lab.docker("pull", "-q", f"{r}/{name}")
         lab.podman("pull", "-q", f"{r}/{name}")
     # The tag moves to new content; the nodes pull it again.
-    client.push_image("demo/retag", "1.0", RETAGGED)
+    client.push("demo/retag", "1.0", RETAGGED)
     lab.ctr_pull(f"{r}/demo/retag:1.0")
     lab.docker("pull", "-q", f"{r}/demo/retag:1.0")
     lab.podman("pull", "-q", f"{r}/demo/retag:1.0")

@@ -9,7 +9,9 @@
 - `unresponsive_port` / `refusing_port`: a connect timeout and a refused connection, locally.
 
 Every process is started in its own temp dir, on a port the kernel gave, and
-stopped by its PID. Nothing here reaches beyond 127.0.0.1.
+stopped by its PID (with the lab's `processes`); certificates, htpasswd files
+and registry configs are made as the lab makes its own (`lab.pki`,
+`lab.mirrors.registry_config`). Nothing here reaches beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,9 +24,7 @@ import os
 import re
 import select
 import shutil
-import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -36,6 +36,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from kubespray_verify.http import Credentials
+from kubespray_verify.lab import processes
+from kubespray_verify.lab.errors import LabError
+from kubespray_verify.lab.mirrors import registry_config
+from kubespray_verify.lab.pki import KeyPair, make_ca, make_server_cert, write_htpasswd
 from kubespray_verify.registry import RegistryClient
 
 START_TIMEOUT = 10.0
@@ -52,88 +56,10 @@ def require(*binaries: str) -> None:
         pytest.skip(message)
 
 
-class Process:
-    """A server process, stopped by its PID."""
-
-    def __init__(self, argv: list[str], log: Path, cwd: Optional[Path] = None):
-        self.log = log
-        with open(log, "ab") as out:
-            self._popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
-        self.pid = self._popen.pid
-
-    def running(self) -> bool:
-        return self._popen.poll() is None
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if not self.running():
-            return
-        os.kill(self.pid, signal.SIGTERM)
-        try:
-            self._popen.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(self.pid, signal.SIGKILL)
-            self._popen.wait(5)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
-
-
-def _accepts(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((LOOPBACK, port)) == 0
-
-
-def run(*argv: str, cwd: Optional[Path] = None) -> str:
-    return subprocess.run(argv, check=True, capture_output=True, text=True, cwd=cwd).stdout
-
-
-# --- certificates and passwords -----------------------------------------
-
-
-@dataclass(frozen=True)
-class CA:
-    cert: Path
-    key: Path
-
-
-def make_ca(directory: Path, name: str = "kubespray-verify test CA") -> CA:
-    directory.mkdir(parents=True, exist_ok=True)
-    cert, key = directory / "ca.pem", directory / "ca.key"
-    run(
-        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2",
-        "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    )
-    return CA(cert, key)
-
-
-def make_server_cert(ca: CA, directory: Path, subject_alt_names: str = f"IP:{LOOPBACK}") -> tuple[Path, Path]:
-    """A server certificate signed by `ca`, naming only `subject_alt_names`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    cert, key, csr, ext = (directory / n for n in ("server.pem", "server.key", "server.csr", "server.ext"))
-    ext.write_text(
-        f"subjectAltName={subject_alt_names}\nbasicConstraints=critical,CA:FALSE\n"
-        "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-    )
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={LOOPBACK}")
-    run(
-        "openssl", "x509", "-req", "-sha256", "-days", "2", "-in", str(csr), "-CA", str(ca.cert), "-CAkey", str(ca.key),
-        "-CAcreateserial", "-extfile", str(ext), "-out", str(cert),
-    )
-    return cert, key
-
-
-def write_htpasswd(path: Path, users: dict[str, str]) -> Path:
-    """bcrypt entries (`htpasswd -B`): the only kind distribution accepts."""
-    path.write_text("".join(run("htpasswd", "-Bbn", user, password).strip() + "\n" for user, password in users.items()))
-    return path
 
 
 # --- registry -----------------------------------------------------------
@@ -144,7 +70,8 @@ class RegistryServer:
     url: str
     host: str  # 127.0.0.1:port
     root: Path
-    process: Process
+    process: processes.ProcessRecord
+    log: Path  # the registry's log, access log included
     ca: Optional[Path] = None
     credentials: Optional[Credentials] = None
 
@@ -154,8 +81,11 @@ class RegistryServer:
         kwargs.setdefault("credentials", self.credentials)
         return RegistryClient(self.url, **kwargs)
 
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
     def stop(self) -> None:
-        self.process.stop()
+        processes.stop([self.process])
 
 
 _LISTENING = re.compile(r"listening on (127\.0\.0\.1:\d+)")
@@ -164,7 +94,7 @@ _LISTENING = re.compile(r"listening on (127\.0\.0\.1:\d+)")
 def start_registry(
     directory: Path,
     *,
-    tls: Optional[tuple[Path, Path]] = None,
+    tls: Optional[KeyPair] = None,
     htpasswd: Optional[Path] = None,
     token: Optional["TokenIssuer"] = None,
     ca: Optional[Path] = None,
@@ -173,36 +103,26 @@ def start_registry(
     """`docker-registry serve` on a port the kernel picks (read back from its log)."""
     require("docker-registry")
     directory.mkdir(parents=True, exist_ok=True)
-    http_cfg: dict = {"addr": f"{LOOPBACK}:0", "secret": uuid.uuid4().hex}
-    if tls:
-        http_cfg["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
-    config: dict = {
-        "version": 0.1,
-        "log": {"level": "info", "formatter": "text"},
-        "storage": {"filesystem": {"rootdirectory": str(directory / "data")}, "delete": {"enabled": True}},
-        "http": http_cfg,
-        "health": {"storagedriver": {"enabled": False}},
-    }
-    if htpasswd:
-        config["auth"] = {"htpasswd": {"realm": "kubespray-verify", "path": str(htpasswd)}}
+    config = registry_config(f"{LOOPBACK}:0", directory / "data", tls=tls, htpasswd=htpasswd, log_level="info")
     if token:
         config["auth"] = {
             "token": {"realm": token.realm, "service": token.service, "issuer": token.issuer, "rootcertbundle": str(token.cert)}
         }
-    cfg = directory / "config.yml"
-    cfg.write_text(json.dumps(config, indent=2))  # YAML is a superset of JSON
-    process = Process(["docker-registry", "serve", str(cfg)], directory / "registry.log")
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        found = _LISTENING.search(process.log_text())
-        if found and _accepts(int(found.group(1).rpartition(":")[2])):
-            host = found.group(1)
-            return RegistryServer(f"{'https' if tls else 'http'}://{host}", host, directory, process, ca, credentials)
-        if not process.running():
-            break
-        time.sleep(0.05)
-    process.stop()
-    raise RuntimeError(f"registry did not start:\n{process.log_text()[-2000:]}")
+    cfg, log = directory / "config.yml", directory / "registry.log"
+    cfg.write_text(json.dumps(config, indent=2))
+    process, _ = processes.start("registry", ["docker-registry", "serve", str(cfg)], log)
+    try:
+        host = processes.wait_until("registry", lambda: _listening_address(log), timeout=START_TIMEOUT, dead=process, log=log)
+    except LabError:
+        processes.stop([process])
+        raise
+    return RegistryServer(f"{'https' if tls else 'http'}://{host}", host, directory, process, log, ca, credentials)
+
+
+def _listening_address(log: Path) -> Optional[str]:
+    """The registry's `127.0.0.1:port` once its log names it and it accepts connections there."""
+    found = _LISTENING.search(log.read_text(errors="replace"))
+    return found.group(1) if found and processes.listening(LOOPBACK, int(found.group(1).rpartition(":")[2])) else None
 
 
 # --- token service ------------------------------------------------------
@@ -263,10 +183,11 @@ class TokenIssuer(_ThreadedServer):
 
         directory.mkdir(parents=True, exist_ok=True)
         self.cert, key = directory / "token.pem", directory / "token.key"
-        run(
+        # RS256 needs an RSA key (the lab's CA keys are EC).
+        processes.run([
             "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2",
             "-keyout", str(key), "-out", str(self.cert), "-subj", "/CN=kubespray-verify token signer",
-        )
+        ])
         self._key = serialization.load_pem_private_key(key.read_bytes(), password=None)
         # x5c: the signing certificate (base64 DER, i.e. the PEM body); the registry
         # trusts it because the same certificate is its rootcertbundle.
@@ -432,11 +353,11 @@ class FileServer:
 
     url: str
     root: Path
-    process: Process
+    process: processes.ProcessRecord
     credentials: Credentials
 
     def stop(self) -> None:
-        self.process.stop()
+        processes.stop([self.process])
 
 
 def start_file_server(directory: Path, files: dict[str, bytes], credentials: Credentials) -> FileServer:
@@ -447,23 +368,25 @@ def start_file_server(directory: Path, files: dict[str, bytes], credentials: Cre
         (root / name).write_bytes(data)
     (directory / "tmp").mkdir(parents=True, exist_ok=True)
     write_htpasswd(directory / "htpasswd", {credentials.username: credentials.password})
+    pid_file = directory / "nginx.pid"
     for _ in range(5):  # nginx cannot listen on port 0: pick one, and try another if it was taken meanwhile
         port = free_port()
         conf = directory / "nginx.conf"
         conf.write_text(_NGINX_CONF.format(dir=directory, root=root, port=port, LOOPBACK=LOOPBACK))
-        process = Process(
-            ["nginx", "-p", str(directory), "-e", str(directory / "error.log"), "-c", str(conf)], directory / "nginx.log"
+        process, _ = processes.start(
+            "nginx", ["nginx", "-p", str(directory), "-e", str(directory / "error.log"), "-c", str(conf)], directory / "nginx.log"
         )
         # nginx writes its pid file once its socket is bound: until then a server
         # answering on that port may be someone else's.
-        pid_file = directory / "nginx.pid"
-        deadline = time.monotonic() + START_TIMEOUT
-        while process.running() and time.monotonic() < deadline and not (pid_file.exists() and _accepts(port)):
-            time.sleep(0.05)
-        if process.running() and pid_file.exists():
+        try:
+            processes.wait_until(
+                "nginx", lambda: pid_file.exists() and processes.listening(LOOPBACK, port),
+                timeout=START_TIMEOUT, dead=process, log=directory / "error.log",
+            )
             return FileServer(f"http://{LOOPBACK}:{port}", root, process, credentials)
-        process.stop()
-        pid_file.unlink(missing_ok=True)
+        except LabError:
+            processes.stop([process])
+            pid_file.unlink(missing_ok=True)
     raise RuntimeError(f"nginx did not start:\n{(directory / 'error.log').read_text()[-2000:]}")
 
 
@@ -482,9 +405,9 @@ def plain_registry(tmp_path_factory) -> Iterator[RegistryServer]:
 
 
 @pytest.fixture(scope="session")
-def registry_ca(tmp_path_factory) -> CA:
+def registry_ca(tmp_path_factory) -> KeyPair:
     require("openssl")
-    return make_ca(tmp_path_factory.mktemp("ca"))
+    return make_ca(tmp_path_factory.mktemp("ca"), "kubespray-verify test CA")
 
 
 @pytest.fixture(scope="session")
@@ -492,7 +415,7 @@ def tls_registry(tmp_path_factory, registry_ca) -> Iterator[RegistryServer]:
     """HTTPS with a certificate from `registry_ca` (SAN IP:127.0.0.1 only) and htpasswd Basic auth for `OPERATOR`."""
     require("htpasswd")
     directory = tmp_path_factory.mktemp("tls-registry")
-    cert = make_server_cert(registry_ca, directory / "tls")
+    cert = make_server_cert(registry_ca, directory / "tls", [LOOPBACK])
     htpasswd = write_htpasswd(directory / "htpasswd", {OPERATOR.username: OPERATOR.password})
     server = start_registry(directory, tls=cert, htpasswd=htpasswd, ca=registry_ca.cert, credentials=OPERATOR)
     yield server

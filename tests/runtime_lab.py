@@ -2,9 +2,9 @@
 
 Used by `capture_runtimes.py` to record what the runtimes really print. Every
 daemon gets its own root, state, socket and port, so several runs (and other
-users' daemons on the same machine) never meet; each is stopped by the PID it
-was started with, and the temp dir is removed. Network traffic stays on
-127.0.0.1.
+users' daemons on the same machine) never meet; each is started and stopped
+by PID with the lab's `processes`, and the temp dir is removed. The registry
+is `registries.start_registry`'s. Network traffic stays on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -12,32 +12,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import time
 from pathlib import Path
+from typing import Callable
 
-import requests
+from kubespray_verify.lab import processes
+from kubespray_verify.lab.errors import LabError
+from kubespray_verify.lab.runtimes import hosts_toml
+from tests.registries import start_registry
 
 START_TIMEOUT = 30.0  # seconds for a daemon to answer
 STOP_TIMEOUT = 15.0  # seconds between SIGTERM and SIGKILL
 COMMAND_TIMEOUT = 120.0  # seconds for one client command (pull, save, load...)
 
 
-class LabError(RuntimeError):
-    """A client command failed; the message carries its output."""
-
-
 class LabUnavailable(LabError):
     """The daemons cannot run here (a program is missing, not root, a daemon did not start)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def missing_programs() -> list[str]:
@@ -55,7 +45,7 @@ class Lab:
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="kv-runtimes-"))
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.procs: list[processes.ProcessRecord] = []
         self.registry = ""  # "127.0.0.1:PORT" once started
         self.commands: list[str] = []  # every client command run, temp paths shown as $LAB
 
@@ -82,72 +72,45 @@ class Lab:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
-        log = open(self.root / f"{name}.log", "wb")
-        proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
-        )
-        log.close()
-        self.procs.append((name, proc))
-        return proc
-
-    def _wait(self, name: str, proc: subprocess.Popen, ready) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            try:
-                if ready():
-                    return
-            except (OSError, LabError, requests.RequestException, subprocess.SubprocessError):
-                pass
-            time.sleep(0.1)
-        log = (self.root / f"{name}.log").read_text(errors="replace")[-3000:]
-        raise LabUnavailable(f"{name} did not start (exit status {proc.poll()}):\n{log}")
+    def _start(self, name: str, argv: list[str], ready: Callable[[], object], env: dict | None = None) -> None:
+        """Start a daemon, logging to `<name>.log`, and wait until `ready()` succeeds."""
+        log = self.root / f"{name}.log"
+        record, _ = processes.start(name, argv, log, env=env)
+        self.procs.append(record)
+        try:
+            processes.wait_until(name, lambda: _succeeds(ready), timeout=START_TIMEOUT, interval=0.1, dead=record, log=log)
+        except LabError as exc:
+            raise LabUnavailable(f"{name} did not start: {exc}") from exc
 
     def close(self) -> None:
-        for name, proc in reversed(self.procs):
-            _stop(proc.pid, proc)
-        self.procs.clear()
         # dockerd starts its own containerd; it normally stops it, this makes sure.
         pidfile = self.root / "docker" / "exec" / "containerd" / "containerd.pid"
-        if pidfile.exists():
-            try:
-                _stop(int(pidfile.read_text().strip()), None)
-            except ValueError:
-                pass
-        shutil.rmtree(self.root, ignore_errors=True)
+        pid = pidfile.read_text().strip() if pidfile.exists() else ""
+        child = processes.record_of("dockerd's containerd", int(pid)) if pid.isdigit() else None
+        self.procs += [child] if child else []
+        try:
+            processes.stop(self.procs, grace=STOP_TIMEOUT)
+        finally:
+            self.procs.clear()
+            shutil.rmtree(self.root, ignore_errors=True)
 
     # -- registry ----------------------------------------------------------
 
     def start_registry(self) -> None:
-        port = free_port()
-        self.registry = f"127.0.0.1:{port}"
-        conf = self.root / "registry.yml"
-        conf.write_text(
-            "version: 0.1\n"
-            "log: {level: warn, accesslog: {disabled: true}}\n"
-            f"storage: {{filesystem: {{rootdirectory: {self.root / 'registry'}}}, delete: {{enabled: true}}}}\n"
-            f"http: {{addr: '{self.registry}'}}\n"
-            "health: {storagedriver: {enabled: false}}\n"
-        )
-        proc = self._spawn("registry", ["docker-registry", "serve", str(conf)])
-        session = requests.Session()
-        session.trust_env = False
-        self._wait("registry", proc, lambda: session.get(f"http://{self.registry}/v2/", timeout=1).ok)
+        try:
+            server = start_registry(self.root / "registry")
+        except LabError as exc:
+            raise LabUnavailable(f"the registry did not start: {exc}") from exc
+        self.procs.append(server.process)
+        self.registry = server.host
 
     # -- containerd --------------------------------------------------------
 
     def start_containerd(self) -> None:
         base = self.root / "containerd"
-        hosts = base / "certs.d" / self.registry
-        hosts.mkdir(parents=True)
-        (hosts / "hosts.toml").write_text(
-            f'server = "http://{self.registry}"\n\n'
-            f'[host."http://{self.registry}"]\n  capabilities = ["pull", "resolve"]\n'
-        )
         self.containerd_socket = base / "containerd.sock"
         self.containerd_hosts = base / "certs.d"
+        hosts_toml(self.containerd_hosts, self.registry, f"http://{self.registry}", skip_verify=True)
         conf = base / "config.toml"
         conf.write_text(
             "version = 2\n"
@@ -165,8 +128,7 @@ class Lab:
             '    [plugins."io.containerd.grpc.v1.cri".containerd]\n      snapshotter = "native"\n'
             f'    [plugins."io.containerd.grpc.v1.cri".registry]\n      config_path = "{self.containerd_hosts}"\n'
         )
-        proc = self._spawn("containerd", ["containerd", "--config", str(conf)])
-        self._wait("containerd", proc, lambda: self.ctr("version", timeout=5) is not None)
+        self._start("containerd", ["containerd", "--config", str(conf)], lambda: self.ctr("version", timeout=5))
 
     def ctr(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> str:
         return self._run(["ctr", "--address", str(self.containerd_socket), "-n", "k8s.io", *args], timeout=timeout)
@@ -198,8 +160,7 @@ class Lab:
                 indent=2,
             )
         )
-        proc = self._spawn("dockerd", ["dockerd", "--config-file", str(conf)])
-        self._wait("dockerd", proc, lambda: self.docker("version", timeout=5) is not None)
+        self._start("dockerd", ["dockerd", "--config-file", str(conf)], lambda: self.docker("version", timeout=5))
 
     def docker(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> str:
         env = dict(os.environ, DOCKER_CONFIG=str(self.root / "docker" / "client"))
@@ -248,44 +209,13 @@ class Lab:
 
     def _run(self, argv: list[str], *, timeout: float, env: dict | None = None) -> str:
         self.commands.append(" ".join(argv).replace(str(self.root), "$LAB"))
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as exc:
-            raise LabError(f"{' '.join(argv)}: no answer in {timeout:.0f} s") from exc
-        if done.returncode != 0:
-            raise LabError(f"{' '.join(argv)}: exit status {done.returncode}\n{done.stderr.strip()}")
-        return done.stdout
+        return processes.run(argv, timeout=timeout, env=env).stdout.decode()
 
 
-def _stop(pid: int, proc: subprocess.Popen | None) -> None:
-    """SIGTERM `pid`, then SIGKILL it if it has not exited after STOP_TIMEOUT."""
+def _succeeds(ready: Callable[[], object]) -> bool:
+    """Whether `ready()` ran without a command failing: a daemon still starting makes its client fail."""
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc is not None:
-            if proc.poll() is not None:
-                return
-        elif not _alive(pid):
-            return
-        time.sleep(0.05)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    if proc is not None:
-        proc.wait(timeout=STOP_TIMEOUT)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        ready()
+    except LabError:
         return False
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
+    return True

@@ -50,3 +50,13 @@ def test_node_facts_decide_architecture_when_inventory_is_silent(tmp_path):
     assert state.hosts["node3"].facts_source == "node"
     assert "arm64" in state.hosts["node3"].item("kubeadm").dest
     assert state.hosts["node1"].arch == "amd64"
+
+
+def test_a_second_resolution_in_one_process_sees_vars_files_added_since(tmp_path):
+    hosts, groups = many_hosts(3)
+    inventory = write_inventory(tmp_path / "inv", hosts, groups)
+    first = resolve([str(inventory)], str(kubespray_dir()))
+    assert first.hosts["node1"].item("calico_node").digest is None
+    (inventory.parent / "group_vars" / "all" / "pins.yml").write_text(f"calico_node_digest_checksum: {'e' * 64}\n")
+    second = resolve([str(inventory)], str(kubespray_dir()))
+    assert second.hosts["node1"].item("calico_node").digest == "sha256:" + "e" * 64

@@ -8,7 +8,8 @@ from kubespray_verify import errors, oci
 from kubespray_verify.http import Credentials
 from kubespray_verify.oci import Platform
 from kubespray_verify.registry import RegistryClient
-from tests.registries import OPERATOR, READER, make_ca
+from kubespray_verify.lab.pki import make_ca
+from tests.registries import OPERATOR, READER
 
 IMAGE = oci.build_image({"bin/coredns": b"coredns"}, Platform("amd64"))
 WRONG = Credentials(OPERATOR.username, "not-the-password")
@@ -29,7 +30,7 @@ def test_tls_with_ca_and_credentials(tls_pushed):
 
 def test_basic_credentials_are_sent_up_front_once_the_registry_asked(tls_pushed):
     def challenges() -> int:
-        return tls_pushed.process.log_text().count(' HTTP/1.1" 401 ')  # the access log
+        return tls_pushed.log_text().count(' HTTP/1.1" 401 ')  # the access log
 
     with tls_pushed.client() as client:
         before = challenges()

@@ -7,8 +7,8 @@ pushed, and the registry facts are what the registry says about them.
 
 import pytest
 
-from tests.capture_runtimes import IMAGES, MIRROR_NAME, RETAGGED
-from tests.imagebuild import Index
+from tests.capture_runtimes import IMAGES, MIRROR_NAME, RETAGGED, child
+from kubespray_verify.oci import Index
 from kubespray_verify.model import FileItem, ImageItem
 from kubespray_verify.refs import parse_reference
 from kubespray_verify.runtimes import NodeImage, parse_crictl_images
@@ -32,7 +32,7 @@ def registry_facts() -> RegistryFacts:
     children, configs = {}, {}
     for pushed in [*IMAGES.values(), RETAGGED]:
         if isinstance(pushed, Index):
-            children[pushed.blob.digest] = {i.platform: i.manifest.digest for i in pushed.images}
+            children[pushed.digest] = {str(i.platform): i.digest for i in pushed.images}
             configs.update({i.manifest.digest: i.config.digest for i in pushed.images})
         else:
             configs[pushed.manifest.digest] = pushed.config.digest
@@ -53,14 +53,14 @@ def item(ref: str, digest=None, name="demo") -> ImageItem:
 CASES = [
     (ALL, f"{R}/demo/single-oci:1.0", SINGLE_OCI.manifest.digest, NO_FACTS, Status.PASS, ["holds the pinned digest"]),
     (ALL, f"{R}/demo/single-oci:1.0", None, NO_FACTS, Status.PASS, ["no digest pinned"]),
-    (ALL, f"{R}/demo/multi:1.0", MULTI.blob.digest, NO_FACTS, Status.PASS, ["holds the pinned digest"]),
+    (ALL, f"{R}/demo/multi:1.0", MULTI.digest, NO_FACTS, Status.PASS, ["holds the pinned digest"]),
     # Pinned to the node platform's manifest of an index: containers-storage keeps it...
-    (("podman", "storage"), f"{R}/demo/multi:1.0", MULTI.child(PLATFORM).manifest.digest, NO_FACTS, Status.PASS, ["holds the pinned"]),
+    (("podman", "storage"), f"{R}/demo/multi:1.0", child(MULTI, PLATFORM).manifest.digest, NO_FACTS, Status.PASS, ["holds the pinned"]),
     # ...containerd and docker hold only the index: the registry must say what is in it.
-    (("containerd", "docker"), f"{R}/demo/multi:1.0", MULTI.child(PLATFORM).manifest.digest, FACTS, Status.PASS, [f"whose {PLATFORM} manifest is the pinned"]),
-    (("containerd", "docker"), f"{R}/demo/multi:1.0", MULTI.child(PLATFORM).manifest.digest, NO_FACTS, Status.ERROR, ["unverifiable", MULTI.blob.digest]),
+    (("containerd", "docker"), f"{R}/demo/multi:1.0", child(MULTI, PLATFORM).manifest.digest, FACTS, Status.PASS, [f"whose {PLATFORM} manifest is the pinned"]),
+    (("containerd", "docker"), f"{R}/demo/multi:1.0", child(MULTI, PLATFORM).manifest.digest, NO_FACTS, Status.ERROR, ["unverifiable", MULTI.digest]),
     # Pinned to another platform's manifest: the node's image is not it.
-    (ALL, f"{R}/demo/multi:1.0", MULTI.child(OTHER_PLATFORM).manifest.digest, FACTS, Status.FAIL, [MULTI.child(OTHER_PLATFORM).config.digest]),
+    (ALL, f"{R}/demo/multi:1.0", child(MULTI, OTHER_PLATFORM).manifest.digest, FACTS, Status.FAIL, [child(MULTI, OTHER_PLATFORM).config.digest]),
     # The mirror name: the same image under a second name.
     (ALL, MIRROR_NAME, PAUSE310.manifest.digest, NO_FACTS, Status.PASS, ["registry.k8s.io/pause:3.10", "holds the pinned"]),
     # pause:3.1 was removed. containerd's CRI row still holds its digest and ID: still missing.

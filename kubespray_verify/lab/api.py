@@ -24,10 +24,10 @@ from kubespray_verify.lab.errors import LabError
 from kubespray_verify.lab.layout import RUNTIMES, Layout
 from kubespray_verify.lab.nodes import Node
 from kubespray_verify.lab.overrides import checksum_vars
-from kubespray_verify.lab.push import Pusher, RegistryEndpoint
 from kubespray_verify.lab.runtimes import RegistryAccess
 from kubespray_verify.lab.state import ImageRecord, LabState
 from kubespray_verify.model import ExpectedState, FileItem, ImageItem
+from kubespray_verify.registry import RegistryClient
 
 DEFAULT_PREFIX = "kvlab"
 PARALLEL_NODES = 8  # nodes deployed side by side
@@ -265,9 +265,6 @@ class Lab:
 
     def _publish_images(self, expected: ExpectedState, pki: pki_ops.Pki) -> dict[str, images.BuiltImage]:
         """Build every image the nodes need and push it to both registries; "ref" -> image."""
-        plain = RegistryEndpoint(f"http://{self.layout.registry_host}")
-        secure = RegistryEndpoint(f"https://{self.layout.secure_registry_host}", (pki.username, pki.password),
-                                  str(pki.ca_cert))
         items = sorted(_unique(expected, ImageItem, key=lambda i: i.reference), key=lambda i: i.reference)
         built = {}
         for index, item in enumerate(items):
@@ -275,9 +272,14 @@ class Lab:
             # Deal the four styles in turn: OCI index, Docker list, single OCI, single Docker.
             built[item.reference] = images.build(repository, item.tag, images.STYLES[index % len(images.STYLES)])
 
+        registries = [(f"http://{self.layout.registry_host}", {}),
+                      (f"https://{self.layout.secure_registry_host}",
+                       {"credentials": (pki.username, pki.password), "verify": str(pki.ca_cert)})]
+
         def push(image: images.BuiltImage) -> None:
-            Pusher(plain).push(image)
-            Pusher(secure).push(image)
+            for url, options in registries:
+                with RegistryClient(url, **options) as client:
+                    client.push(image.repository, image.tag, image.artifact)
 
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(push, built.values()))

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Optional
 from kubespray_verify.lab import artifacts, deploy, images, netns, pki as pki_ops
 from kubespray_verify.lab.errors import LabError
 from kubespray_verify.lab.nodes import Node
-from kubespray_verify.lab.push import Pusher, RegistryEndpoint
 from kubespray_verify.lab.runtimes import RUNTIMES, RegistryAccess
 from kubespray_verify.lab.state import DriftRecord
 from kubespray_verify.model import FileItem, ImageItem
+from kubespray_verify.registry import RegistryClient
 
 if TYPE_CHECKING:
     from kubespray_verify.lab.api import Lab
@@ -120,7 +120,8 @@ def _push_variant(lab: "Lab", item: ImageItem) -> str:
     """Other content for the item's repository, under the tag `<tag>-lab-drift`; its reference."""
     built = lab.images[f"{_path(lab, item)}:{item.tag}"]
     variant = images.build(built.repository, built.tag, built.style, variant="drift")
-    Pusher(RegistryEndpoint(lab.registry.url)).push(variant, tag=item.tag + DRIFT_TAG_SUFFIX)
+    with RegistryClient(lab.registry.url) as client:
+        client.push(variant.repository, item.tag + DRIFT_TAG_SUFFIX, variant.artifact)
     return f"{item.repo}:{item.tag}{DRIFT_TAG_SUFFIX}"
 
 

@@ -8,10 +8,13 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+from pathlib import Path
 
 from kubespray_verify.lab import netns
 from kubespray_verify.lab.layout import LAB_ROOT, FILES_REPO_PORT, PLAIN_REGISTRY_PORT, SECURE_REGISTRY_PORT, Layout
-from kubespray_verify.lab.pki import Pki
+from kubespray_verify.lab.pki import KeyPair, Pki
 from kubespray_verify.lab.processes import ProcessRecord, listening, start, wait_until
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
@@ -55,28 +58,32 @@ def _in_hub(layout: Layout, argv: list[str]) -> list[str]:
     return ["nsenter", f"--net={netns.netns_path(layout.hub_netns)}", "--", *argv]
 
 
+def registry_config(addr: str, storage: Path, *, tls: KeyPair | None = None, htpasswd: Path | None = None,
+                    log_level: str = "warn") -> dict:
+    """A config for distribution's `docker-registry serve`: filesystem storage (deletes allowed) on `addr`,
+    with TLS and htpasswd Basic auth when given. Written as JSON, which YAML reads."""
+    http: dict = {"addr": addr, "secret": secrets.token_hex(16)}
+    if tls:
+        http["tls"] = {"certificate": str(tls.cert), "key": str(tls.key)}
+    config: dict = {
+        "version": 0.1,
+        "log": {"level": log_level, "formatter": "text"},
+        "storage": {"filesystem": {"rootdirectory": str(storage)}, "delete": {"enabled": True}},
+        "http": http,
+        "health": {"storagedriver": {"enabled": False}},
+    }
+    if htpasswd:
+        config["auth"] = {"htpasswd": {"realm": "kubespray-verify", "path": str(htpasswd)}}
+    return config
+
+
 def _start_registry(layout: Layout, name: str, port: int, pki: Pki | None) -> ProcessRecord:
     root = layout.home / "mirrors" / name
     (root / "storage").mkdir(parents=True, exist_ok=True)
-    lines = [
-        "version: 0.1",
-        "log:",
-        "  level: warn",
-        "storage:",
-        "  filesystem:",
-        f"    rootdirectory: {root / 'storage'}",
-        "  delete:",
-        "    enabled: true",
-        "http:",
-        f"  addr: {layout.hub_ip}:{port}",
-        "  secret: kubespray-verify-lab",
-    ]
-    if pki:
-        lines += ["  tls:", f"    certificate: {pki.server_cert}", f"    key: {pki.server_key}",
-                  "auth:", "  htpasswd:", "    realm: kubespray-verify-lab", f"    path: {pki.htpasswd}"]
-    lines += ["health:", "  storagedriver:", "    enabled: false"]
     config = root / "config.yml"
-    config.write_text("\n".join(lines) + "\n")
+    settings = registry_config(f"{layout.hub_ip}:{port}", root / "storage", tls=pki.server if pki else None,
+                               htpasswd=pki.htpasswd if pki else None)
+    config.write_text(json.dumps(settings, indent=2) + "\n")
     record, _ = start(f"hub/{name}", _in_hub(layout, [REGISTRY_BIN, "serve", str(config)]),
                       layout.logs_dir / f"{name}.log")
     return record

@@ -64,11 +64,11 @@ class Containerd(Runtime):
         root = etc / "containerd"
         root.mkdir(parents=True, exist_ok=True)
         (root / "config.toml").write_text(CONTAINERD_CONFIG)
-        _hosts_toml(root / "certs.d", access.plain, f"http://{access.plain}", skip_verify=True)
+        hosts_toml(root / "certs.d", access.plain, f"http://{access.plain}", skip_verify=True)
         auth = base64.b64encode(f"{access.pki.username}:{access.pki.password}".encode()).decode()
         _copy_ca(access.pki, root / "certs.d" / access.secure / "ca.crt")
-        _hosts_toml(root / "certs.d", access.secure, f"https://{access.secure}", skip_verify=False,
-                    ca=f"/etc/containerd/certs.d/{access.secure}/ca.crt", authorization=f"Basic {auth}")
+        hosts_toml(root / "certs.d", access.secure, f"https://{access.secure}", skip_verify=False,
+                   ca=f"/etc/containerd/certs.d/{access.secure}/ca.crt", authorization=f"Basic {auth}")
 
     def daemon(self) -> list[str]:
         return ["/usr/bin/containerd", "--config", "/etc/containerd/config.toml"]
@@ -87,10 +87,25 @@ class Containerd(Runtime):
         return [*self.CTR, "images", "import", "--platform", "linux/amd64", tarball]
 
 
-class Docker(Runtime):
+class _DockerCompatible(Runtime):
+    """docker and podman: the same image commands, from another binary."""
+
+    CLI: tuple[str, ...] = ()
+
+    def tag(self, src, dst):
+        return [*self.CLI, "tag", src, dst]
+
+    def untag(self, ref):
+        return [*self.CLI, "rmi", ref]
+
+    def load(self, tarball):
+        return [*self.CLI, "load", "-q", "-i", tarball]
+
+
+class Docker(_DockerCompatible):
     name = "docker"
     socket = "/run/docker.sock"
-    DOCKER = ["/usr/bin/docker"]
+    CLI = ("/usr/bin/docker",)
     CLIENT_CONFIG = "/run/kubespray-verify-docker"  # node tmpfs: credentials never reach /root/.docker
 
     def write_config(self, etc, access):
@@ -115,25 +130,16 @@ class Docker(Runtime):
 
     def pull(self, ref, secure=None):
         if secure is None:
-            return [[*self.DOCKER, "pull", "-q", ref]]
-        client = [*self.DOCKER, "--config", self.CLIENT_CONFIG]
+            return [[*self.CLI, "pull", "-q", ref]]
+        client = [*self.CLI, "--config", self.CLIENT_CONFIG]
         return [[*client, "login", "-u", secure.pki.username, "-p", secure.pki.password, secure.secure],
                 [*client, "pull", "-q", ref],
                 ["/bin/rm", "-rf", self.CLIENT_CONFIG]]
 
-    def tag(self, src, dst):
-        return [*self.DOCKER, "tag", src, dst]
 
-    def untag(self, ref):
-        return [*self.DOCKER, "rmi", ref]
-
-    def load(self, tarball):
-        return [*self.DOCKER, "load", "-q", "-i", tarball]
-
-
-class Crio(Runtime):
+class Crio(_DockerCompatible):
     name = "crio"
-    PODMAN = ["/usr/bin/podman"]
+    CLI = ("/usr/bin/podman",)
 
     def write_config(self, etc, access):
         root = etc / "containers"
@@ -152,16 +158,7 @@ class Crio(Runtime):
 
     def pull(self, ref, secure=None):
         creds = ["--creds", f"{secure.pki.username}:{secure.pki.password}"] if secure else []
-        return [[*self.PODMAN, "pull", "-q", *creds, ref]]
-
-    def tag(self, src, dst):
-        return [*self.PODMAN, "tag", src, dst]
-
-    def untag(self, ref):
-        return [*self.PODMAN, "rmi", ref]
-
-    def load(self, tarball):
-        return [*self.PODMAN, "load", "-q", "-i", tarball]
+        return [[*self.CLI, "pull", "-q", *creds, ref]]
 
 
 RUNTIMES: dict[str, Runtime] = {r.name: r for r in (Containerd(), Docker(), Crio())}
@@ -189,8 +186,8 @@ state = "/run/containerd"
 """
 
 
-def _hosts_toml(certs_d: Path, prefix: str, host: str, skip_verify: bool, ca: str | None = None,
-                authorization: str | None = None) -> None:
+def hosts_toml(certs_d: Path, prefix: str, host: str, skip_verify: bool, ca: str | None = None,
+               authorization: str | None = None) -> None:
     """hosts.toml in the layout of Kubespray's containerd role (hosts.toml.j2).
 
     Kubespray's template has no `ca` key (sites use skip_verify or a system CA);

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.observe import image_views, reachable, registry_digest, run, ssh
+from kubespray_verify.lab.nodes import SSH_PORT
+from kubespray_verify.lab.processes import listening
+from tests.lab.observe import image_views, registry_digest, run, ssh
 
 pytestmark = pytest.mark.lab
 NODES = ("node1", "node2", "node3")  # containerd, docker, crio
@@ -134,9 +136,9 @@ def test_heal_puts_the_file_back_as_expected(lab):
 def test_node_unreachable_and_back(lab, drift):
     node = lab.node("node3")
     drift("node3", "node-unreachable")
-    assert not reachable(node.ip)
+    assert not listening(node.ip, SSH_PORT)
     lab.heal("node3")
-    assert reachable(node.ip)
+    assert listening(node.ip, SSH_PORT)
 
 
 def test_cli_drift_and_undo(lab):

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from kubespray_verify import oci
 from kubespray_verify.lab import artifacts, images
 from kubespray_verify.lab.errors import LabError
 from kubespray_verify.lab.layout import Layout, check_prefix, node_groups, subnet_candidates
@@ -51,9 +52,9 @@ def test_images_are_deterministic_and_variants_differ(style):
 
 
 def test_image_styles_use_their_media_types():
-    tops = {s: images.build("pause", "3.10", s).top.media_type for s in images.STYLES}
-    assert tops == {"oci-index": images.OCI_INDEX, "docker-list": images.DOCKER_LIST,
-                    "oci": images.OCI_MANIFEST, "docker": images.DOCKER_MANIFEST}
+    tops = {s: images.build("pause", "3.10", s).artifact.manifest.media_type for s in images.STYLES}
+    assert tops == {"oci-index": oci.OCI_INDEX, "docker-list": oci.DOCKER_MANIFEST_LIST,
+                    "oci": oci.OCI_MANIFEST, "docker": oci.DOCKER_MANIFEST}
     assert set(images.build("pause", "3.10", "oci-index").platforms) == {"amd64", "arm64"}
 
 

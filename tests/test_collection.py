@@ -1,0 +1,66 @@
+"""`pytest --inventory …` collects one test per host and applicable item, ids like `node1::kubeadm`,
+however the inventory path is written and wherever the command runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kubespray_verify.expected import resolve
+from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, write_inventory
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(args, cwd, tmp_path):
+    env = dict(os.environ, KUBESPRAY_DIR=str(kubespray_dir()), KUBESPRAY_VERIFY_CACHE=str(tmp_path / "cache"))
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def expected_ids(inventory) -> set[str]:
+    state = resolve([str(inventory)], str(kubespray_dir()))
+    ids = set()
+    for host, exp in state.hosts.items():
+        for item in exp.items:
+            test = "test_images.py::test_image" if item.kind == "image" else "test_files.py::test_file"
+            ids.add(f"checks/{test}[{host}::{item.name}]")
+    return ids
+
+
+def collected(proc) -> set[str]:
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return {line.strip().split(" ")[0] for line in proc.stdout.splitlines()
+            if "checks/test_images.py::" in line or "checks/test_files.py::test_file[" in line}
+
+
+def test_collects_one_test_per_host_and_item_with_an_absolute_inventory_path(tmp_path):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"])
+    proc = run([sys.executable, "-m", "pytest", f"--inventory={inventory}", "--collect-only", "-q",
+                "-p", "no:cacheprovider"], REPO, tmp_path)
+    assert collected(proc) == expected_ids(inventory)
+    assert "checks/test_files.py::test_file[node1::kubeadm]" in proc.stdout
+
+
+def test_check_command_runs_from_any_directory(tmp_path):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"])
+    proc = run([sys.executable, "-m", "kubespray_verify.cli", "check", "--inventory", str(inventory),
+                "--collect-only", "-q"], tmp_path, tmp_path)
+    names = {line.split("::", 1)[1] for line in collected_any(proc)}
+    assert names == {i.split("::", 1)[1] for i in expected_ids(inventory)}
+
+
+def collected_any(proc) -> set[str]:
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return {line.strip() for line in proc.stdout.splitlines()
+            if "test_images.py::" in line or "test_files.py::test_file[" in line}
+
+
+def test_inventory_taken_for_a_test_path_is_refused_with_the_fix(tmp_path):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"])
+    proc = run([sys.executable, "-m", "pytest", "--inventory", str(inventory), "--collect-only", "-q",
+                "-p", "no:cacheprovider"], REPO, tmp_path)
+    assert proc.returncode != 0
+    assert f"--inventory={inventory}" in proc.stderr and "kubespray-verify check" in proc.stderr
+    assert "Traceback" not in proc.stderr
