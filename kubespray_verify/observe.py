@@ -3,12 +3,13 @@
 Round one asks each node for its architecture, os-release, its runtime's image
 list and the hashes of the paths expected for the architecture assumed so far
 (the inventory's, else Kubespray's default), and, with the mirror checks,
-containerd's hosts.toml files. A node that confirms the assumed architecture
-is done; one that does not is resolved again with what it reported, and round
-two hashes the paths that resolution expects. With the mirror checks from the
-nodes, round two also carries each node's mirror probes (they need what round
-one read). Only what the selected checks need is asked for. The result is
-plain JSON, so `pytest -n` workers can share one observation of the cluster.
+containerd's hosts.toml files and the node's mirror probes as far as they can
+be planned before the node answers. A node that confirms every assumption is
+done; one that does not is resolved again with what it reported, and round two
+hashes the paths that resolution expects and runs the mirror probes round one
+could not plan (see mirrors/session.py). Only what the selected checks need is
+asked for. The result is plain JSON, so `pytest -n` workers can share one
+observation of the cluster.
 """
 
 from __future__ import annotations
@@ -107,13 +108,15 @@ def observe(
     """Probe every host of `state`; `reresolve(node_facts)` resolves again with observed facts.
 
     `wants` says what the checks of the run need ("images": the runtime's image list, "files":
-    the paths' hashes). `extension` (the mirror checks) adds to both rounds: its
-    `first_request(host, state)` and `second_requests(final_state, reached_hosts)` add to the
-    requests (a host it asks something of gets round two), `absorb_first` / `absorb_second`
-    take their share of the answers, and `finish(final_state, errors)` gives what goes into
-    `ClusterObservation.mirrors`.
+    the paths' hashes). `extension` (the mirror checks) adds to both rounds: `begin(state)`
+    plans before round one, `first_request(host, state)` and `second_requests(final_state,
+    reached_hosts)` add to the requests (a host it still asks something of gets round two),
+    `absorb_first` / `absorb_second` take their share of the answers, and `finish(final_state,
+    errors)` gives what goes into `ClusterObservation.mirrors`.
     """
     results = {host: Observation(host, node=getattr(nodes.get(host), "description", "")) for host in state.hosts}
+    if extension is not None:
+        extension.begin(state)
 
     def ask(host: str, request: dict, absorb=None) -> None:
         obs = results[host]
@@ -171,7 +174,8 @@ def observe(
     if "files" in wants:
         second = {h: {"paths": expected_paths(final.hosts[h])} for h in differing if h in final.hosts}
     if extension is not None:
-        # The mirror probes need what round one read (hosts.toml, os-release): they ride in round two.
+        # Mirror probes planned again with what round one read (hosts.toml, os-release) that round one
+        # did not already run.
         reached = [h for h, obs in results.items() if obs.error is None and h in final.hosts]
         for host, extra in extension.second_requests(final, reached).items():
             second.setdefault(host, {}).update(extra)

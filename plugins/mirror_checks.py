@@ -54,9 +54,11 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     terminalreporter.write_sep("-", "mirror probes")
     for vantage, s in stats.items():
+        rounds = s.get("rounds")
+        within = f" in {rounds} round trip{'s' if rounds > 1 else ''}" if rounds else ""
         terminalreporter.write_line(
-            f"{vantage}: {s['checks']} checks, {s['probes']} distinct probes, {s['requests']} HTTP requests, "
-            f"{s['seconds']:.2f} s")
+            f"{vantage}: {s['checks']} checks, {s['probes']} distinct probes, {s['requests']} HTTP requests"
+            f"{within}, {s['seconds']:.2f} s")
 
 
 def _stats(config) -> dict:

@@ -142,3 +142,36 @@ def test_route_of_a_containerd_node():
 def test_route_of_a_containerd_node_with_an_unusable_file():
     route = endpoints.containerd_route("docker.io", {"docker.io": (PATH, "server = \n")}, ProxySettings())
     assert route.endpoints == () and route.error.startswith(f"containerd cannot use {PATH}: not valid TOML")
+
+
+INVENTORY_MIRRORS = [
+    {"prefix": "10.0.0.2:5000", "server": "http://10.0.0.2:5000",
+     "mirrors": [{"host": "http://10.0.0.2:5000", "capabilities": ["pull", "resolve"], "skip_verify": True}]},
+    {"prefix": "docker.io", "mirrors": [{"host": "https://harbor.site", "capabilities": "pull",
+                                         "auth": {"username": "robot", "password": "s3cret"}}]},
+]
+KUBESPRAY_WRITES = ('server = "http://10.0.0.2:5000"\n\n[host."http://10.0.0.2:5000"]\n'
+                    '  capabilities = ["pull","resolve"]\n  skip_verify = true\n  override_path = false\n')
+
+
+def test_before_kubespray_wrote_it_the_hosts_toml_comes_from_the_inventory():
+    hosts = hosts_toml.from_inventory(INVENTORY_MIRRORS, "docker.io")
+    assert [(e.role, e.url, e.capabilities) for e in hosts.endpoints] == [
+        ("mirror", "https://harbor.site", ("pull",)), ("server", "https://docker.io", hosts_toml.ALL_CAPABILITIES)]
+    assert "s3cret" not in repr(hosts) and hosts_toml.from_inventory(INVENTORY_MIRRORS, "quay.io") is None
+    route = endpoints.containerd_route("docker.io", {}, ProxySettings(), INVENTORY_MIRRORS)
+    assert route.source == "no hosts.toml for docker.io yet: the one Kubespray writes from containerd_registries_mirrors"
+
+
+def test_the_inventory_and_the_file_kubespray_writes_give_the_same_endpoints():
+    """Then the probes planned before the node answered stand: no second round trip."""
+    predicted = endpoints.containerd_route("10.0.0.2:5000", {}, ProxySettings(), INVENTORY_MIRRORS)
+    found = endpoints.containerd_route("10.0.0.2:5000", {"10.0.0.2:5000": (PATH, KUBESPRAY_WRITES)}, ProxySettings(),
+                                       INVENTORY_MIRRORS)
+    assert [e.node_json() for e in predicted.endpoints] == [e.node_json() for e in found.endpoints]
+    assert found.source == PATH
+
+
+def test_an_inventory_entry_containerd_could_not_use_is_named():
+    with pytest.raises(hosts_toml.HostsTomlError, match=r"containerd_registries_mirrors\[prefix=quay.io\]: each of"):
+        hosts_toml.from_inventory([{"prefix": "quay.io", "mirrors": [{"capabilities": ["pull"]}]}], "quay.io")

@@ -101,10 +101,15 @@ def runner_route(registry: str, insecure: set[str], credentials: Optional[Creden
                  proxies=proxies)
 
 
-def containerd_route(registry: str, files: Mapping[str, tuple[str, str]], proxies: ProxySettings) -> Route:
-    """`files`: the node's certs.d directory name → (path, text)."""
+def containerd_route(registry: str, files: Mapping[str, tuple[str, str]], proxies: ProxySettings,
+                     inventory_mirrors=()) -> Route:
+    """`files`: the node's certs.d directory name → (path, text). Where the node has no file for the
+    registry yet (before Kubespray's first run), the one Kubespray will write from `inventory_mirrors`
+    (`containerd_registries_mirrors`)."""
     try:
         hosts = hosts_toml.for_registry(files, registry)
+        if hosts.path is None:
+            hosts = hosts_toml.from_inventory(inventory_mirrors, registry) or hosts
     except hosts_toml.HostsTomlError as exc:
         return Route(registry, "hosts.toml", error=f"containerd cannot use {exc}", proxies=proxies)
     tried, skipped = hosts_toml.tag_resolution(hosts)

@@ -112,7 +112,11 @@ class RegistryHosts:
         return self.endpoints[-1]
 
     def source(self) -> str:
-        return self.path or f"no hosts.toml for {self.registry}: containerd's default"
+        if self.path:
+            return self.path
+        if self.server.implicit:
+            return f"no hosts.toml for {self.registry}: containerd's default"
+        return f"no hosts.toml for {self.registry} yet: the one Kubespray writes from containerd_registries_mirrors"
 
 
 def default_server(registry: str) -> Endpoint:
@@ -157,6 +161,32 @@ def for_registry(files: Mapping[str, tuple[str, str]], registry: str) -> Registr
             path, text = files[name]
             return parse(text, path, registry)
     return RegistryHosts(registry, None, (default_server(registry),))
+
+
+def from_inventory(entries, registry: str) -> Optional[RegistryHosts]:
+    """What Kubespray writes to `<registry>/hosts.toml` from `containerd_registries_mirrors`, before it has.
+
+    The entry whose `prefix` is the registry: its `mirrors` as hosts in order, then its `server`
+    (default `https://<prefix>`). Header and auth values stay on the runner: the node is asked
+    without them. None when the inventory has no entry for the registry.
+    """
+    for entry in entries or ():
+        if not isinstance(entry, Mapping) or str(entry.get("prefix", "")) != registry:
+            continue
+        where = f"containerd_registries_mirrors[prefix={registry}]"
+        endpoints = []
+        for mirror in entry.get("mirrors") or []:
+            if not isinstance(mirror, Mapping) or not mirror.get("host"):
+                raise HostsTomlError(f"{where}: each of its mirrors needs a host")
+            body = {k: mirror[k] for k in ("capabilities", "skip_verify", "override_path", "ca") if k in mirror}
+            body.setdefault("capabilities", ["pull", "resolve"])
+            if isinstance(body["capabilities"], str):
+                body["capabilities"] = [body["capabilities"]]
+            endpoints.append(_endpoint(str(mirror["host"]), body, "mirror", where, []))
+        server = str(entry.get("server") or f"https://{registry}")
+        endpoints.append(_endpoint(server, {}, "server", where, []))
+        return RegistryHosts(registry, None, tuple(endpoints))
+    return None
 
 
 def tag_resolution(hosts: RegistryHosts) -> tuple[list[Endpoint], list[tuple[Endpoint, str]]]:

@@ -10,6 +10,7 @@ runner's.
 
 from __future__ import annotations
 
+import json
 from typing import Mapping, Optional
 
 from kubespray_verify import oci
@@ -47,19 +48,34 @@ def _spec(probe: Probe) -> dict:
             "index_body": True, "endpoints": [e.node_json() for e in probe.route.endpoints]}
 
 
-def results(answer: Optional[Mapping], keys: Mapping[str, Probe]) -> tuple[dict[Probe, ProbeResult], int, float]:
-    """The node's answers as probe results; the node's HTTP request count and seconds."""
+def spec_key(probe: Probe, proxies: ProxySettings) -> str:
+    """Equal for probes the node would run alike: what is sent, not how the runner names it."""
+    return json.dumps([_spec(probe), proxies.http, proxies.https, proxies.no_proxy], sort_keys=True)
+
+
+def raw_results(answer: Optional[Mapping], keys: Mapping[str, Probe],
+                proxies: ProxySettings) -> tuple[dict[str, Mapping], int, float]:
+    """The node's raw answers by `spec_key`; its HTTP request count and seconds."""
     answer = answer or {}
     found = answer.get("results") or {}
-    out: dict[Probe, ProbeResult] = {}
-    for key, probe in keys.items():
-        raw = found.get(key)
-        if raw is None or raw.get("error"):
-            why = (raw or {}).get("error") or "the node gave no answer for it"
-            out[probe] = ProbeResult(notes=[f"the node probe failed: {why}"])
-            continue
-        out[probe] = _url(raw, probe) if isinstance(probe, UrlProbe) else _image(raw, probe)
-    return out, int(answer.get("requests", 0)), float(answer.get("seconds", 0.0))
+    raw = {spec_key(probe, proxies): found.get(key) or {"error": "the node gave no answer for it"}
+           for key, probe in keys.items()}
+    return raw, int(answer.get("requests", 0)), float(answer.get("seconds", 0.0))
+
+
+def translate(raw: Optional[Mapping], probe: Probe) -> ProbeResult:
+    """One raw answer as a probe result, named after `probe`'s endpoints."""
+    if raw is None or raw.get("error"):
+        why = (raw or {}).get("error") or "the node gave no answer for it"
+        return ProbeResult(notes=[f"the node probe failed: {why}"])
+    return _url(raw, probe) if isinstance(probe, UrlProbe) else _image(raw, probe)
+
+
+def results(answer: Optional[Mapping], keys: Mapping[str, Probe]) -> tuple[dict[Probe, ProbeResult], int, float]:
+    """The node's answers as probe results; the node's HTTP request count and seconds."""
+    found = (answer or {}).get("results") or {}
+    out = {probe: translate(found.get(key), probe) for key, probe in keys.items()}
+    return out, int((answer or {}).get("requests", 0)), float((answer or {}).get("seconds", 0.0))
 
 
 def _url(raw: Mapping, probe: UrlProbe) -> ProbeResult:
@@ -130,8 +146,6 @@ def _sends_authorization(endpoint: Optional[Endpoint]) -> bool:
 
 
 def _platforms(body: str) -> dict[str, str]:
-    import json
-
     try:
         return oci.index_platforms(json.loads(body))
     except (ValueError, AttributeError, TypeError, KeyError):

@@ -52,6 +52,7 @@ class HostSettings:
     docker_mirrors: tuple[str, ...] = ()
     crio_insecure: tuple[str, ...] = ()
     crio_registries: tuple[Mapping, ...] = ()
+    containerd_mirrors: tuple[Mapping, ...] = ()  # containerd_registries_mirrors (auth inside: runner only)
     registry_credentials: dict[str, Credentials] = field(default_factory=dict)  # host[:port] → credentials
     insecure: set[str] = field(default_factory=set)  # registries reached over plain HTTP or unverified TLS
     file_credentials: dict[str, Credentials] = field(default_factory=dict)  # download item → its username/password
@@ -179,6 +180,7 @@ def _settings(host: str, manager: Optional[str], facts: OsFacts, values: Mapping
         docker_mirrors=tuple(str(r) for r in items("docker_registry_mirrors")),
         crio_insecure=tuple(str(r) for r in items("crio_insecure_registries")),
         crio_registries=tuple(r for r in items("crio_registries") if isinstance(r, Mapping)),
+        containerd_mirrors=tuple(r for r in items("containerd_registries_mirrors") if isinstance(r, Mapping)),
     )
     for key, value in values.items():
         if key.startswith("file_credentials/") and value[0]:

@@ -30,7 +30,8 @@ pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
 NODES = ("node1", "node2", "node3")  # containerd, docker, crio
-STATS = re.compile(r"^(\S+): (\d+) checks, (\d+) distinct probes, (\d+) HTTP requests, ([\d.]+) s$", re.M)
+STATS = re.compile(r"^(\S+): (\d+) checks, (\d+) distinct probes, (\d+) HTTP requests(?: in \d+ round trips?)?, "
+                   r"([\d.]+) s$", re.M)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,8 @@ def run_mirror_checks(lab, tmp_path: Path, *extra: str, extra_vars: dict | None 
 
 
 def mirror_verdicts(lab, tmp_path: Path, extra_vars: dict | None = None, from_nodes: bool = True,
-                    ca: str | None = None) -> dict[str, tuple[str, str]]:
-    """The plugin's path in-process: {check id: (pass | fail | error | skip, message)}."""
+                    ca: str | None = None, stats: dict | None = None) -> dict[str, tuple[str, str]]:
+    """The plugin's path in-process: {check id: (pass | fail | error | skip, message)}; figures into `stats`."""
     inventory = [str(lab.inventory_dir)]
     extra = []
     if extra_vars:
@@ -95,6 +96,8 @@ def mirror_verdicts(lab, tmp_path: Path, extra_vars: dict | None = None, from_no
         observation = MirrorObservation.from_json(cluster.mirrors)
     else:
         observation = run.runner_only(state)
+    if stats is not None:
+        stats.update(observation.stats)
     return {check: (v.status, v.message) for check, v in observation.verdicts.items()}
 
 
@@ -107,8 +110,20 @@ def not_passed(outcomes: dict) -> dict:
     return {k: v for k, v in outcomes.items() if v[0] != "passed"}
 
 
+def sessions(lab) -> dict[str, int]:
+    """SSH sessions each node's sshd has accepted so far (its log)."""
+    logs = lab.layout.logs_dir
+    return {n.name: (logs / f"{n.name}-sshd.log").read_text().count("Accepted publickey") for n in lab.nodes}
+
+
 def test_clean_lab_every_mirror_answers_from_the_runner_and_each_node(lab, tmp_path):
-    outcomes, stats, _ = run_mirror_checks(lab, tmp_path)
+    before = sessions(lab)
+    outcomes, stats, stdout = run_mirror_checks(lab, tmp_path)
+    after = sessions(lab)
+    # The nodes' mirror probes ride in the observation's round trip: one SSH session per node for the run.
+    assert {n: after[n] - before[n] for n in after} == {n: 1 for n in after}
+    assert all(f"{n}: " in line and "in 1 round trip" in line for n in NODES
+               for line in stdout.splitlines() if line.startswith(f"{n}: "))
     assert not_passed(outcomes) == {}
     expected = {f"{v}::files:{i.name}" for v in ("runner", *NODES) for h in NODES for i in lab.expected.hosts[h].items
                 if i.kind == "file" and v in ("runner", h)}
@@ -150,7 +165,7 @@ def test_a_missing_file_and_a_dead_mirror_in_a_nodes_hosts_toml(lab, tmp_path):
     served.rename(hidden)
     try:
         with edited(hosts_toml, dead_mirror):
-            verdicts = mirror_verdicts(lab, tmp_path)
+            verdicts = mirror_verdicts(lab, tmp_path, stats=(stats := {}))
     finally:
         hidden.rename(served)
     failed = {k: v for k, v in verdicts.items() if v[0] != "pass"}
@@ -163,6 +178,8 @@ def test_a_missing_file_and_a_dead_mirror_in_a_nodes_hosts_toml(lab, tmp_path):
     assert status == "pass" and f"from server http://{reg} (/etc/containerd/certs.d/{reg}/hosts.toml)" in verdict
     assert f"after mirror http://{hub}:5999 failed: registry API: connection to {hub}:5999 refused" in verdict
     assert f"mirror http://{reg} passed over: capabilities [pull] lack resolve" in verdict
+    # node1's hosts.toml is not the one the inventory describes: its images were asked again in round two
+    assert (stats["node1"]["rounds"], stats["node2"]["rounds"]) == (2, 1)
 
 
 def test_stopped_file_mirror(lab, tmp_path):
