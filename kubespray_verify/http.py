@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import email.utils
 import os
-import re
 import socket
 import ssl
 import threading
@@ -30,6 +29,7 @@ import urllib3.exceptions
 
 from kubespray_verify import errors
 from kubespray_verify.node_http import bypass_proxy  # noqa: F401  (one no_proxy rule for runner and nodes)
+from kubespray_verify.redact import redact_url  # noqa: F401  (part of this module's interface)
 
 DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds; a dead link costs this much per attempt
 DEFAULT_READ_TIMEOUT = 30.0  # seconds between bytes, not for the whole body
@@ -117,14 +117,6 @@ class ProxySettings:
 
     def __repr__(self) -> str:
         return f"ProxySettings(http={redact_url(self.http or '')!r}, https={redact_url(self.https or '')!r}, no_proxy={self.no_proxy!r})"
-
-
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
-
-
-def redact_url(text: str) -> str:
-    """`scheme://user:pass@host` → `scheme://***@host`, anywhere in `text`."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
 
 
 def split_userinfo(url: str) -> tuple[str, Optional[Credentials]]:

@@ -29,6 +29,7 @@ from enum import Enum
 from typing import Iterable, Mapping, Optional
 
 from kubespray_verify import digests
+from kubespray_verify.redact import redact_url
 from kubespray_verify.model import FileItem, ImageItem
 from kubespray_verify.refs import Reference, normalize_digest, parse_reference
 from kubespray_verify.runtimes import NodeImage
@@ -202,7 +203,7 @@ def _octal(value: str) -> int:
 
 def file_verdict(item: FileItem, observed: ObservedFile) -> Verdict:
     """Judge one downloaded file: present at `dest`, checksum, mode and owner."""
-    where = f"{item.name} {item.dest} (from {item.url})"
+    where = f"{item.name} {item.dest} (from {redact_url(item.url)})"
     if not observed.exists:
         return Verdict(Status.FAIL, f"{where}: missing")
     wrong: list[str] = []

@@ -15,7 +15,7 @@ import pytest
 
 from kubespray_verify import errors, node_http, node_probe, oci
 from kubespray_verify.http import NO_RETRY, ProxySettings, RetryPolicy, Timeouts
-from kubespray_verify.mirrors import endpoints, hosts_toml, node_side
+from kubespray_verify.mirrors import endpoints, node_side
 from kubespray_verify.mirrors.plan import ImageProbe, UrlProbe
 from kubespray_verify.oci import Platform
 from tests.registries import (FILES, OPERATOR, READER, ScriptedServer, refusing_port, start_file_server,

@@ -210,3 +210,10 @@ def test_file_verdict(expected, observed, status, words):
     assert verdict.message.startswith(f"kubeadm {DEST} (from {URL}): ")
     for word in words:
         assert word in verdict.message
+
+
+def test_a_file_verdict_never_shows_the_urls_credentials():
+    item = FileItem(name="kubeadm", url="https://dl:s3cret@files.site/kubeadm", dest=DEST, checksum=SUM,
+                    unarchive=False, owner="root", mode="0755", groups=("k8s_cluster",))
+    verdict = file_verdict(item, ObservedFile(False))
+    assert "s3cret" not in verdict.message and "https://***@files.site/kubeadm" in verdict.message

@@ -16,7 +16,7 @@ from typing import Mapping, Optional
 from kubespray_verify import errors
 from kubespray_verify.digests import normalize_digest
 from kubespray_verify.mirrors.endpoints import INSECURE_TLS
-from kubespray_verify.mirrors.outcomes import Attempt, ProbeResult
+from kubespray_verify.mirrors.outcomes import ProbeResult
 from kubespray_verify.mirrors.plan import RUNNER, CheckPlan, ImageProbe, Part
 from kubespray_verify.oci import INDEX_TYPES, OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST
 from kubespray_verify.verdicts import Status
@@ -75,8 +75,9 @@ def _part(plan: CheckPlan, part: Part, result: Optional[ProbeResult], where: str
 
 
 def _hosts(part: Part) -> str:
+    """The hosts a shared probe stands for, when it stands for several."""
     names = part.context.get("hosts") or []
-    return f" (for {', '.join(names)})" if len(names) > 1 or (names and part.context.get("per_host")) else ""
+    return f" (for {', '.join(names)})" if len(names) > 1 else ""
 
 
 # -- files and repos --------------------------------------------------------------
@@ -208,10 +209,3 @@ def _pinned(value: Optional[str]) -> Optional[str]:
 
 def _who(needs: list[Mapping], archs: list[str]) -> str:
     return ", ".join(sorted({n["host"] for n in needs if n["arch"] in archs}))
-
-
-def stats_line(vantage: str, checks: int, probes: int, requests: int, seconds: float) -> str:
-    return f"{vantage}: {checks} checks, {probes} distinct probes, {requests} HTTP requests, {seconds:.2f} s"
-
-
-__all__ = ["MirrorVerdict", "judge", "Attempt"]

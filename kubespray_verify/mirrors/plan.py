@@ -170,6 +170,7 @@ class _Builder:
         self.verify_files = verify_files
         self.repo_trust = repo_trust
         self.checks: dict[str, CheckPlan] = {}
+        self._skipped: dict[str, dict[str, list[str]]] = {}  # label → reason → hosts
 
     def plan(self, label: str) -> CheckPlan:
         return self.checks.setdefault(label, CheckPlan(self.vantage, label))
@@ -184,9 +185,16 @@ class _Builder:
                     return
         plan.parts.append(Part(probe, {**context, "hosts": [host]}, error))
 
-    def skip(self, label: str, reason: str) -> None:
+    def skip(self, label: str, reason: str, host: Optional[str] = None) -> None:
+        """Skipped for `host` (or for every host) because of `reason`; the runner says which hosts."""
         plan = self.plan(label)
-        plan.skip = plan.skip or reason
+        if host is None or self.vantage != RUNNER:
+            plan.skip = plan.skip or (f"{host}: {reason}" if host else reason)
+            return
+        hosts = self._skipped.setdefault(label, {}).setdefault(reason, [])
+        hosts.append(host)
+        plan.skip = "no host uses it: " + "; ".join(f"{why} ({', '.join(names)})"
+                                                    for why, names in self._skipped[label].items())
 
     def file(self, item: FileItem, host: str, s: HostSettings) -> None:
         bare, from_url = split_userinfo(item.url)
@@ -221,7 +229,7 @@ class _Builder:
                 continue
             why_not = repos.applies(var, s.facts, s.container_manager)
             if why_not:
-                self.skip(label, f"{host}: {why_not}")
+                self.skip(label, why_not, host)
                 continue
             bare, creds = split_userinfo(s.repos[var])
             spec = repos.probe_for(var, bare, s.facts, host)

@@ -10,7 +10,6 @@ endpoint, so an endpoint's ping and token are asked once.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -148,10 +147,3 @@ def image_info(client: RegistryClient, repository: str, tag: str) -> dict:
         manifest = client.get_manifest(repository, head.digest)
         info["platforms"] = oci.index_platforms(manifest.json)
     return info
-
-
-def platforms_of(body: str) -> dict[str, str]:
-    try:
-        return oci.index_platforms(json.loads(body))
-    except (ValueError, AttributeError, TypeError, KeyError):
-        return {}

@@ -113,6 +113,7 @@ class MirrorRun:
         self._first: dict[str, dict] = {}  # host → round one's mirrors section
         self._runner: Optional[_RunnerShare] = None
         self._runner_checks: dict[str, CheckPlan] = {}
+        self._final_settings: dict[str, HostSettings] = {}
 
     # -- observe.py's hooks ------------------------------------------------------
     def begin(self, state: ExpectedState) -> None:
@@ -166,7 +167,7 @@ class MirrorRun:
         return requests
 
     def absorb_second(self, host: str, answer: dict) -> None:
-        self._absorb(host, answer, getattr(self, "_final_settings", {}).get(host))
+        self._absorb(host, answer, self._final_settings.get(host))
 
     def finish(self, state: ExpectedState, node_errors: Mapping[str, Optional[str]]) -> MirrorObservation:
         observation = self._finish_runner()
@@ -174,7 +175,7 @@ class MirrorRun:
             if vantage != RUNNER and node_errors.get(vantage):
                 observation.verdicts[plans.check_id(vantage, label)] = MirrorVerdict(
                     "error", f"{label} from {vantage}: {node_errors[vantage]}")
-        settings = getattr(self, "_final_settings", {})
+        settings = self._final_settings
         for host, share in self._nodes.items():
             if node_errors.get(host) or host not in settings:
                 continue

@@ -249,9 +249,3 @@ _MACHINES = {"amd64": "x86_64", "arm64": "aarch64", "arm": "armv7l", "ppc64le": 
 def _machine(image_arch: str) -> str:
     """Kubespray's image_arch back to the machine name facts carry."""
     return _MACHINES.get(image_arch, image_arch or "x86_64")
-
-
-def template_error(host: str, var: str, problems: Mapping[str, str]) -> Optional[str]:
-    if var in problems:
-        return f"host {host}: variable {var} does not template: {problems[var]}"
-    return None
