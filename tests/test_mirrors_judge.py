@@ -203,3 +203,13 @@ def test_401_from_a_node_when_the_runner_holds_the_credentials():
         plan, probe = image_check([need()], vantage=vantage, credentialed=credentialed)
         verdict = judge(plan, {probe: ProbeResult([Attempt.failed("https://r.site", unauthorized)])})
         assert verdict.status == status, (vantage, credentialed)
+
+
+def test_what_the_probe_noted_is_said_and_a_broken_probe_is_an_error():
+    plan, probe = image_check([need()])
+    noted = ProbeResult([served(INDEX)], notes=["server https://r.site: header authorization of the node's "
+                                                 "hosts.toml could not be read back"])
+    assert "could not be read back" in judge(plan, {probe: noted}).message
+    broken = ProbeResult(notes=["the node probe failed: KeyError: 'api'"])
+    verdict = judge(plan, {probe: broken})
+    assert verdict.status == "error" and "KeyError" in verdict.message

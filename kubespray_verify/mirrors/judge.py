@@ -69,9 +69,13 @@ def _part(plan: CheckPlan, part: Part, result: Optional[ProbeResult], where: str
         return _PartVerdict(Status.ERROR, part.error)
     if result is None:
         return _PartVerdict(Status.ERROR, f"not probed{hosts}")
-    if isinstance(part.probe, ImageProbe):
-        return _image(part, result, where, hosts)
-    return _url(plan, part, result, where, hosts)
+    if not result.attempts and result.notes:  # the probe itself broke: nothing was learnt
+        return _PartVerdict(Status.ERROR, "; ".join(result.notes) + hosts)
+    verdict = _image(part, result, where, hosts) if isinstance(part.probe, ImageProbe) \
+        else _url(plan, part, result, where, hosts)
+    if result.notes:
+        verdict = _PartVerdict(verdict.status, f"{verdict.message} ({'; '.join(result.notes)})", verdict.warnings)
+    return verdict
 
 
 def _hosts(part: Part) -> str:
