@@ -274,3 +274,21 @@ def test_package_repos_from_the_runner_and_the_nodes(lab, tmp_path):
     assert kind == "pass"
     assert "/site/rocky/9/BaseOS/x86_64/os/repodata/repomd.xml answers" in verdict
     assert "$releasever=9 (major version, inventory facts of node1)" in verdict
+
+
+def test_a_name_that_does_not_resolve_on_a_node(lab):
+    """On the node itself (its namespace has no route out: the lookup fails there, nothing leaves the lab)."""
+    import json
+
+    from kubespray_verify import node_probe
+    from kubespray_verify.http import NO_RETRY, ProxySettings, Timeouts
+    from kubespray_verify.mirrors import node_side
+    from kubespray_verify.mirrors.plan import UrlProbe
+
+    probe = UrlProbe(("http://files.kubespray-verify.invalid:8080/kubeadm",), True, ProxySettings())
+    section, keys = node_side.request([probe], ProxySettings(), Timeouts(connect=2, read=2), NO_RETRY, 1)
+    out = lab.node("node1").exec(["bash", "-c", node_probe.command({"mirrors": section})]).stdout
+    results, requests, _ = node_side.results(json.loads(out)["mirrors"], keys)
+    (attempt,) = results[probe].attempts
+    assert attempt.error_type == "NameResolutionFailed" and requests == 1
+    assert attempt.error.endswith("cannot resolve host files.kubespray-verify.invalid")
