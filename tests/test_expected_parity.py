@@ -20,7 +20,9 @@ import yaml
 from kubespray_verify.digests import normalize_checksum, optional_digest
 from kubespray_verify.expected import resolve
 from kubespray_verify.kubespray_tree import find_defaults_role
-from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, uncommented_offline_yml, write_inventory
+from tests.kubespray_fixtures import (
+    THREE_NODES, kubespray_dir, uncommented_offline_yml, with_k8s_cluster, write_inventory,
+)
 
 HERE = Path(__file__).parent
 
@@ -128,7 +130,7 @@ def test_expected_state_equals_ansible_playbook(tmp_path, scenario):
     group_vars = {group: dict(values) for group, values in spec.get("group_vars", {}).items()}
     if group_vars.get("all", {}).pop("<offline.yml>", False):
         group_vars["all"] = {**uncommented_offline_yml(), **group_vars["all"]}
-    inventory = write_inventory(tmp_path / "inventory", THREE_NODES["hosts"], THREE_NODES["groups"],
+    inventory = write_inventory(tmp_path / "inventory", THREE_NODES["hosts"], with_k8s_cluster(THREE_NODES["groups"]),
                                 group_vars=group_vars, host_vars=spec.get("host_vars"))
     ours = resolve([str(inventory)], str(kubespray_dir()))
     theirs = render_with_ansible(inventory, tmp_path / "rendered", tree=kubespray_dir())
