@@ -59,7 +59,7 @@ class KubesprayTree:
         """The groups Kubespray's boilerplate derives before anything else runs, as this tree writes them.
 
         Kubespray's `dynamic_groups` role maps old group names and defines `k8s_cluster` as
-        kube_control_plane + kube_node + calico_rr; older Kubespray (v2.25, for one) has plays in
+        kube_control_plane + kube_node + calico_rr; older Kubespray has plays in
         playbooks/boilerplate.yml that only map old names (`k8s-cluster` -> `k8s_cluster`), so an
         inventory must declare `k8s_cluster` itself. None when the tree says neither (a tree of role
         defaults only).
