@@ -16,18 +16,18 @@ from tests.test_expected_parity import comparable_from_ansible, comparable_from_
 
 def _legacy_play(old: str, new: str) -> str:
     return textwrap.dedent(f"""\
-        - name: Add {old} nodes to {new}
+        - name: {old} is {new}
           hosts: {old}
           gather_facts: false
-          tags: always
           tasks:
-            - name: Add nodes to {new} group
+            - name: group {new}
               group_by:
                 key: '{new}'
         """)
 
 
-LEGACY_BOILERPLATE = "---\n- name: Check ansible version\n  import_playbook: ansible_version.yml\n\n" + "\n".join(
+# A boilerplate of that shape: one play per old group name, each a lone group_by.
+LEGACY_BOILERPLATE = "---\n- name: version check\n  import_playbook: ansible_version.yml\n\n" + "\n".join(
     _legacy_play(old, new) for old, new in (
         ("kube-master", "kube_control_plane"), ("kube-node", "kube_node"), ("k8s-cluster", "k8s_cluster"),
         ("calico-rr", "calico_rr"), ("no-floating", "no_floating"),
