@@ -13,7 +13,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify.errors import InventoryError, UsageError
@@ -28,8 +28,9 @@ from ansible.utils.vars import combine_vars  # noqa: E402
 from ansible.utils.display import Display  # noqa: E402
 from ansible.vars.manager import VariableManager  # noqa: E402
 
-# Kubespray's boilerplate play maps these with `group_by` before anything else runs
-# (playbooks/boilerplate.yml, "Match needed groups by their old names or definition").
+# Kubespray's boilerplate maps these with `group_by` before anything else runs
+# (role dynamic_groups, "Match needed groups by their old names or definition"); used when the
+# Kubespray tree does not say otherwise (KubesprayTree.group_mappings).
 GROUP_MAPPINGS: dict[str, tuple[str, ...]] = {
     "kube_control_plane": ("kube-master",),
     "kube_node": ("kube-node",),
@@ -93,7 +94,8 @@ def parse_extra_vars(loader: DataLoader, values: Iterable[str]) -> dict:
     return result
 
 
-def load(sources: Sequence[str], extra_vars: Iterable[str] = (), limit: Optional[str] = None) -> AnsibleInputs:
+def load(sources: Sequence[str], extra_vars: Iterable[str] = (), limit: Optional[str] = None,
+         group_mappings: Optional[Mapping[str, Sequence[str]]] = None) -> AnsibleInputs:
     checked = check_sources(sources)
     check_inventory_tree(checked)
     _forget_vars_files()
@@ -105,7 +107,7 @@ def load(sources: Sequence[str], extra_vars: Iterable[str] = (), limit: Optional
             raise InventoryError(_unparsed_message(checked, warnings, exc)) from None
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    add_kubespray_groups(inventory)
+    add_kubespray_groups(inventory, GROUP_MAPPINGS if group_mappings is None else group_mappings)
     variables = VariableManager(loader=loader, inventory=inventory)
     variables._extra_vars = parse_extra_vars(loader, extra_vars)
     if limit:
@@ -121,11 +123,16 @@ def load(sources: Sequence[str], extra_vars: Iterable[str] = (), limit: Optional
     return AnsibleInputs(loader, inventory, variables, tuple(checked), hosts)
 
 
-def add_kubespray_groups(inventory: InventoryManager) -> None:
-    """Apply Kubespray's boilerplate `group_by` mappings, as its first play does."""
+def add_kubespray_groups(inventory: InventoryManager,
+                         mappings: Mapping[str, Sequence[str]] = GROUP_MAPPINGS) -> None:
+    """Apply Kubespray's boilerplate `group_by` mappings, as its first plays do.
+
+    Membership is decided on the groups the inventory gives, as in Kubespray, where one
+    task (or one play per group) reads the groups the host had before it ran.
+    """
     for host in list(inventory.get_hosts("all", ignore_limits=True, ignore_restrictions=True)):
         names = {g.name for g in host.get_groups()}
-        for target, members in GROUP_MAPPINGS.items():
+        for target, members in mappings.items():
             if names.intersection(members):
                 inventory.add_dynamic_group(host, {"add_group": target, "parent_groups": []})
 

@@ -84,7 +84,7 @@ def resolve(
 ) -> ExpectedState:
     """The expected state of every host in `inventory` (after `limit`)."""
     tree = locate(kubespray_dir, inventory)
-    inputs = ansible_inputs.load(inventory, extra_vars, limit)
+    inputs = ansible_inputs.load(inventory, extra_vars, limit, group_mappings=tree.group_mappings)
     return Resolver(tree, inputs, node_facts or {}).run()
 
 

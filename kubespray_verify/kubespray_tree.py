@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+import yaml
+
 from kubespray_verify.errors import KubesprayTreeError
 
 # `kubespray-defaults` up to v2.27, `kubespray_defaults` from v2.28.
@@ -52,12 +54,36 @@ class KubesprayTree:
         m = re.search(r"^\s*ansible\s*==\s*(\d+)\.", text, re.M)
         return _ANSIBLE_TO_CORE.get(m.group(1)) if m else None
 
+    @property
+    def group_mappings(self) -> Optional[dict[str, tuple[str, ...]]]:
+        """The groups Kubespray's boilerplate derives before anything else runs, as this tree writes them.
+
+        Kubespray's `dynamic_groups` role maps old group names and defines `k8s_cluster` as
+        kube_control_plane + kube_node + calico_rr; older Kubespray has plays in
+        playbooks/boilerplate.yml that only map old names (`k8s-cluster` -> `k8s_cluster`), so an
+        inventory must declare `k8s_cluster` itself. None when the tree says neither (a tree of role
+        defaults only).
+        """
+        role_tasks = self.root / "roles" / "dynamic_groups" / "tasks" / "main.yml"
+        if role_tasks.is_file():
+            for task in _yaml_list(role_tasks):
+                mappings = (task.get("vars") or {}).get("group_mappings") if "group_by" in task else None
+                if isinstance(mappings, dict):
+                    return {str(k): tuple(map(str, v)) for k, v in mappings.items()}
+        boilerplate = self.root / "playbooks" / "boilerplate.yml"
+        if boilerplate.is_file():
+            return _legacy_group_plays(boilerplate) or None
+        return None
+
     def content_files(self) -> Iterable[Path]:
         """Every file whose content decides the expected state (for cache keys)."""
         for sub in ("defaults", "vars"):
             base = self.defaults_role / sub
             if base.is_dir():
                 yield from sorted(p for p in base.rglob("*") if p.is_file())
+        for extra in ("roles/dynamic_groups/tasks/main.yml", "playbooks/boilerplate.yml"):
+            if (self.root / extra).is_file():
+                yield self.root / extra
 
 
 def find_defaults_role(root: Path) -> Optional[Path]:
@@ -95,6 +121,28 @@ def locate(explicit: Optional[str], inventories: Iterable[str]) -> KubesprayTree
         "cannot find Kubespray: give --kubespray-dir or set KUBESPRAY_DIR; "
         f"no directory above the inventory holds {looked_for}"
     )
+
+
+def _yaml_list(path: Path) -> list[dict]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise KubesprayTreeError(f"{path}: {exc}") from None
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
+
+def _legacy_group_plays(boilerplate: Path) -> dict[str, tuple[str, ...]]:
+    """`hosts: kube-master` + `group_by: key: kube_control_plane` plays -> {kube_control_plane: (kube-master,)}."""
+    mappings: dict[str, list[str]] = {}
+    for play in _yaml_list(boilerplate):
+        tasks = [t for t in play.get("tasks") or [] if isinstance(t, dict)]
+        if not tasks or not all("group_by" in t for t in tasks):
+            continue
+        for task in tasks:
+            key = str((task["group_by"] or {}).get("key", "")).strip()
+            if key and "{" not in key:
+                mappings.setdefault(key, []).append(str(play.get("hosts", "")).strip())
+    return {k: tuple(v) for k, v in mappings.items()}
 
 
 def _version_of(root: Path) -> str:

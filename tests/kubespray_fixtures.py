@@ -42,6 +42,22 @@ def write_inventory(root: Path, hosts: dict, groups: dict, group_vars: dict | No
     return root / "hosts.yml"
 
 
+def with_k8s_cluster(groups: dict) -> dict:
+    """`groups`, plus k8s_cluster declared when the Kubespray tree under test does not derive it.
+
+    Kubespray's boilerplate derives k8s_cluster from kube_control_plane, kube_node and calico_rr only
+    from the dynamic_groups role on; before, the sample inventory declares it.
+    """
+    from kubespray_verify.kubespray_tree import locate
+
+    mappings = locate(str(kubespray_dir()), []).group_mappings
+    if mappings is None or "kube_node" in mappings.get("k8s_cluster", ()):
+        return groups
+    members = {"kube_control_plane", "kube_node", "calico_rr"}
+    hosts = sorted({h for g, hs in groups.items() if g in members for h in hs})
+    return {**groups, "k8s_cluster": hosts}
+
+
 THREE_NODES = {
     "hosts": {"node1": {"ansible_host": "127.0.0.11"}, "node2": {"ansible_host": "127.0.0.12"},
               "node3": {"ansible_host": "127.0.0.13"}},

@@ -15,17 +15,42 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubespray_verify.digests import normalize_checksum, optional_digest
 from kubespray_verify.expected import resolve
 from kubespray_verify.kubespray_tree import find_defaults_role
-from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, uncommented_offline_yml, write_inventory
+from tests.kubespray_fixtures import (
+    THREE_NODES, kubespray_dir, uncommented_offline_yml, with_k8s_cluster, write_inventory,
+)
 
 HERE = Path(__file__).parent
 
 
-def render_with_ansible(inventory: Path, out: Path, extra_vars: list[str] = (), role: Path | None = None) -> dict:
+def grouping_plays(tree: Path) -> list | None:
+    """The Kubespray tree's own plays that set groups before anything else runs, verbatim; None if it has none."""
+    role_tasks = tree / "roles" / "dynamic_groups" / "tasks" / "main.yml"
+    if role_tasks.is_file():
+        tasks = [t for t in yaml.safe_load(role_tasks.read_text()) if "group_mappings" in (t.get("vars") or {})]
+        return [{"name": "dynamic_groups", "hosts": "all", "gather_facts": False, "tasks": tasks}]
+    boilerplate = tree / "playbooks" / "boilerplate.yml"
+    if boilerplate.is_file():
+        return [play for play in yaml.safe_load(boilerplate.read_text())
+                if play.get("tasks") and all("group_by" in t for t in play["tasks"])]
+    return None
+
+
+def render_with_ansible(inventory: Path, out: Path, extra_vars: list[str] = (), role: Path | None = None,
+                        tree: Path | None = None) -> dict:
+    """ansible-playbook's rendering; with `tree`, the groups are set by that tree's own grouping plays."""
     out.mkdir(parents=True, exist_ok=True)
+    playbook_file = HERE / "parity_playbook.yml"
+    plays = grouping_plays(tree) if tree is not None else None
+    if plays is not None:
+        playbook_file = out / "parity_with_tree_groups.yml"
+        playbook_file.write_text(yaml.safe_dump(
+            plays + [{"name": "Render downloads", "import_playbook": str(HERE / "parity_render.yml")}],
+            sort_keys=False))
     env = dict(os.environ)
     env.update({
         "KV_OUT": str(out),
@@ -36,8 +61,7 @@ def render_with_ansible(inventory: Path, out: Path, extra_vars: list[str] = (), 
     sibling = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     playbook = sibling if os.path.exists(sibling) else shutil.which("ansible-playbook")
     assert playbook, "ansible-playbook is not installed"
-    cmd = [playbook, "-i", str(inventory),
-           str(HERE / "parity_playbook.yml")]
+    cmd = [playbook, "-i", str(inventory), str(playbook_file)]
     for ev in extra_vars:
         cmd += ["-e", ev]
     proc = subprocess.run(cmd, env=env, cwd=out, capture_output=True, text=True, timeout=600)
@@ -106,10 +130,10 @@ def test_expected_state_equals_ansible_playbook(tmp_path, scenario):
     group_vars = {group: dict(values) for group, values in spec.get("group_vars", {}).items()}
     if group_vars.get("all", {}).pop("<offline.yml>", False):
         group_vars["all"] = {**uncommented_offline_yml(), **group_vars["all"]}
-    inventory = write_inventory(tmp_path / "inventory", THREE_NODES["hosts"], THREE_NODES["groups"],
+    inventory = write_inventory(tmp_path / "inventory", THREE_NODES["hosts"], with_k8s_cluster(THREE_NODES["groups"]),
                                 group_vars=group_vars, host_vars=spec.get("host_vars"))
     ours = resolve([str(inventory)], str(kubespray_dir()))
-    theirs = render_with_ansible(inventory, tmp_path / "rendered")
+    theirs = render_with_ansible(inventory, tmp_path / "rendered", tree=kubespray_dir())
 
     assert sorted(ours.hosts) == sorted(theirs)
     for host, exp in ours.hosts.items():

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from kubespray_verify.expected import resolve
-from tests.kubespray_fixtures import kubespray_dir, write_inventory
+from tests.kubespray_fixtures import kubespray_dir, with_k8s_cluster, write_inventory
 
 
 def many_hosts(n: int):
     hosts = {f"node{i}": {"ansible_host": f"127.0.1.{i}", "ip": f"10.1.0.{i}"} for i in range(1, n + 1)}
     groups = {"kube_control_plane": ["node1", "node2"], "etcd": ["node1", "node2"],
               "kube_node": [f"node{i}" for i in range(3, n + 1)]}
-    return hosts, groups
+    return hosts, with_k8s_cluster(groups)
 
 
 def test_hosts_with_one_profile_resolve_once(tmp_path):

@@ -2,9 +2,12 @@
 
 The containerd, docker, podman and containers-storage listings were recorded
 by `capture_runtimes.py` (see `capture.json` for the registry, the versions
-and every command run); their facts come from the same script. The crictl
-listings are real outputs kept verbatim from public projects (see each
-file's header).
+and every command run); their facts come from the same script. So was
+`crictl/containerd-cri.json`: containerd's CRI answer to ListImages, kept as
+received (`containerd-cri.ListImagesResponse.pb`) and rendered as
+`crictl images -o json` prints it. The other crictl listings are real crictl
+outputs kept verbatim from public projects (see each file's header): they pin
+crictl's formatting, which the rendering must reproduce.
 """
 
 import json
@@ -12,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.capture_runtimes import LISTINGS, facts
+from tests.capture_runtimes import CRI_IMAGES, CRI_RESPONSE, CRI_RETAGGED, IMAGES, LISTINGS, child, facts
+from tests.cri import decode_list_images_response, images_from_crictl_json, render_crictl_json
+from kubespray_verify.oci import Index
 from kubespray_verify.refs import parse_reference
 from kubespray_verify.runtimes import (
     NodeImage,
@@ -31,6 +36,7 @@ PARSERS = {
     "docker": parse_docker_inspect,
     "podman": parse_podman_images,
     "storage": parse_storage_images,
+    "crictl": parse_crictl_images,
 }
 
 
@@ -63,9 +69,10 @@ R = META["registry"]
 
 def test_ctr_groups_rows_by_target():
     images = parse_ctr_images((DATA / LISTINGS["containerd"]).read_text())
-    # 13 rows: 6 names, 7 CRI image-ID rows; 5 named targets, 2 stale IDs.
-    assert len(images) == 7
-    assert sum(1 for i in images if not i.names) == 2
+    # 24 rows: 9 names, 4 `name@sha256:` rows of CRI pulls, 11 CRI image-ID rows;
+    # 8 named targets, 3 left without a name (pause:3.1 removed, two tags moved on).
+    assert len(images) == 11
+    assert sum(1 for i in images if not i.names) == 3
     pause = next(i for i in images if parse_reference(f"{R}/pause:3.10") in i.names)
     assert pause.names == {parse_reference(f"{R}/pause:3.10"), parse_reference("registry.k8s.io/pause:3.10")}
 
@@ -74,8 +81,15 @@ def test_ctr_stale_id_row_is_not_a_name():
     """The CRI row of the removed pause:3.1 still points at its manifest: it must stay nameless."""
     images = parse_ctr_images((DATA / LISTINGS["containerd"]).read_text())
     nameless = [i for i in images if not i.names]
-    assert len(nameless) == 2  # pause:3.1 removed, retag:1.0 moved on
+    assert len(nameless) == 3  # pause:3.1 removed, retag:1.0 and cri-retag:1.0 moved on
     assert all(parse_reference(f"{R}/pause:3.1") not in i.names for i in images)
+
+
+def test_ctr_shows_cri_pulls_by_digest():
+    """A CRI pull names the target twice: by tag and by digest; `ctr images pull` only by tag."""
+    images = parse_ctr_images((DATA / LISTINGS["containerd"]).read_text())
+    by_digest = {str(d) for i in images for d in i.repo_digests}
+    assert by_digest == {str(parse_reference(d)) for d in cri_repo_digests()}
 
 
 A = "a" * 64
@@ -185,6 +199,85 @@ def test_docker_entries(entry, names, digests, image_id):
 def test_docker_rejects(text, message):
     with pytest.raises(ValueError, match=message):
         parse_docker_inspect(text)
+
+
+# -- crictl: containerd's CRI, captured ------------------------------------------------
+
+
+def cri_repo_digests() -> set[str]:
+    """Every `name@digest` the CRI pulls leave: by the manifest, or by the index; the old one of a moved tag too."""
+    out = set()
+    for name, pushed in [*CRI_IMAGES.items(), ("demo/cri-retag:1.0", CRI_RETAGGED)]:
+        digest = pushed.digest
+        out.add(f"{R}/{name.rsplit(':', 1)[0]}@{digest}")
+    return out
+
+
+def test_crictl_capture_is_the_response_rendered():
+    """The JSON is the recorded ListImagesResponse, rendered as crictl renders it, byte for byte."""
+    response = (DATA / CRI_RESPONSE).read_bytes()
+    assert render_crictl_json(decode_list_images_response(response)) == (DATA / LISTINGS["crictl"]).read_text()
+
+
+@pytest.mark.parametrize(
+    "sample, image_fields",
+    [("iks-core-dump-handler.txt", 6), ("kind-anykap.txt", 8)],
+)
+def test_crictl_rendering_reproduces_real_crictl(sample, image_fields):
+    """The rendering, on the messages behind each public sample, prints the sample again byte for byte.
+
+    The IBM Cloud sample's crictl knew Image fields 1-6 (no spec, no pinned);
+    the kind sample's knew 1-8. Both print images in crictl's sort order.
+    """
+    text = crictl_sample(sample).lstrip("\n")
+    assert render_crictl_json(images_from_crictl_json(text), image_fields=image_fields) == text
+
+
+def test_crictl_capture_repo_digests_come_from_cri_pulls_only():
+    """Images pulled, tagged or imported with ctr show no repo digest through the CRI; CRI pulls show theirs."""
+    images = listing("crictl")
+    assert {str(d) for i in images for d in i.repo_digests} == {str(parse_reference(d)) for d in cri_repo_digests()}
+    for name in IMAGES:
+        if name != "pause:3.1":
+            (image,) = [i for i in images if parse_reference(f"{R}/{name}") in i.names]
+            assert image.repo_digests == frozenset()
+
+
+def test_crictl_capture_index_is_known_by_index_digest_and_node_config():
+    """An index pulled by tag: the repo digest is the index's, the image ID the node platform's config."""
+    multi = CRI_IMAGES["demo/cri-multi:1.0"]
+    (image,) = [i for i in listing("crictl") if parse_reference(f"{R}/demo/cri-multi:1.0") in i.names]
+    node = child(multi, META["platform"])
+    assert image.repo_digests == {parse_reference(f"{R}/demo/cri-multi@{multi.digest}")}
+    assert image.image_id == node.config.digest
+    assert node.manifest.digest not in image.digests
+
+
+def test_crictl_capture_moved_tag_keeps_its_digest_without_a_name():
+    """As in the IBM Cloud sample: the image a tag left keeps its repo digest, and no name."""
+    old = CRI_IMAGES["demo/cri-retag:1.0"]
+    (image,) = [i for i in listing("crictl") if i.image_id == old.config.digest]
+    assert image.names == frozenset()
+    assert image.repo_digests == {parse_reference(f"{R}/demo/cri-retag@{old.manifest.digest}")}
+    (current,) = [i for i in listing("crictl") if parse_reference(f"{R}/demo/cri-retag:1.0") in i.names]
+    assert current.image_id == CRI_RETAGGED.config.digest
+
+
+def test_crictl_and_ctr_agree():
+    """Two views of one containerd: CRI images and ctr's targets have the same names, repo digests and IDs."""
+
+    def view(images):
+        return sorted((sorted(map(str, i.names)), sorted(map(str, i.repo_digests)), i.image_id) for i in images)
+
+    assert view(listing("crictl")) == view(listing("containerd"))
+
+
+def test_crictl_current_layout_reads_the_same():
+    """Current crictl (protojson) leaves unset uid/spec out and prints `[]`: the same images."""
+    response = decode_list_images_response((DATA / CRI_RESPONSE).read_bytes())
+    current = render_crictl_json(response, style="protojson")
+    assert '"uid"' not in current and '"repoDigests": []' in current
+    assert sorted(map(NodeImage.describe, parse_crictl_images(current))) == sorted(map(NodeImage.describe, listing("crictl")))
 
 
 # -- crictl (real samples) ---------------------------------------------------------
