@@ -100,3 +100,18 @@ def test_a_download_items_own_credentials(tmp_path):
     found = mirror_settings.resolve(state, [str(inventory)], str(kubespray_dir()), [f"@{extra}"])
     assert found["node3"].file_credentials == {"kubeadm": Credentials("dl", "dl-s3cret")}
     assert "dl-s3cret" not in str(state.to_json())
+
+
+def test_a_mirror_variable_kubespray_cannot_use_errors_every_mirror_check_and_only_those(tmp_path):
+    from kubespray_verify.mirrors.session import MirrorRun
+
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"],
+                                {"all": {"docker_insecure_registries": "10.200.0.2:5000"}})
+    state = resolve([str(inventory)], str(kubespray_dir()))
+    run = MirrorRun([str(inventory)], str(kubespray_dir()))
+    run.begin(state)
+    assert run.first_request("node1", state) == {} and run.second_requests(state, ["node1"]) == {}
+    verdicts = run.finish(state, {}).verdicts
+    assert verdicts and {v.status for v in verdicts.values()} == {"error"}
+    assert {v.message for v in verdicts.values()} == {
+        "host node1: variable docker_insecure_registries must be a list, not a string"}

@@ -114,11 +114,20 @@ class MirrorRun:
         self._runner: Optional[_RunnerShare] = None
         self._runner_checks: dict[str, CheckPlan] = {}
         self._final_settings: dict[str, HostSettings] = {}
+        self._broken: Optional[str] = None  # why no mirror check can be made (bad input)
 
     # -- observe.py's hooks ------------------------------------------------------
     def begin(self, state: ExpectedState) -> None:
-        """Before round one: plan with what is known, start the runner's probes."""
-        self._settings_first = self._settings(state, {})
+        """Before round one: plan with what is known, start the runner's probes.
+
+        Bad input here (a mirror variable that is not what Kubespray expects) is an error of
+        every mirror check, and leaves the other checks' observation alone.
+        """
+        try:
+            self._settings_first = self._settings(state, {})
+        except VerifyError as exc:
+            self._broken = str(exc)
+            return
         self._start_runner(state, self._settings_first)
         for host in state.hosts:
             share = self._nodes[host] = _NodeShare()
@@ -128,6 +137,8 @@ class MirrorRun:
                 self._first[host] = section
 
     def first_request(self, host: str, state: ExpectedState) -> dict:
+        if self._broken:
+            return {}
         exp = state.hosts[host]
         request: dict = {}
         if exp.container_manager == "containerd":
@@ -153,7 +164,13 @@ class MirrorRun:
 
     def second_requests(self, state: ExpectedState, reached: Sequence[str]) -> dict[str, dict]:
         """Plan again with what the nodes said; what round one did not already run goes to round two."""
-        settings = self._settings(state, self._os_release)
+        if self._broken:
+            return {}
+        try:
+            settings = self._settings(state, self._os_release)
+        except VerifyError as exc:
+            self._broken = str(exc)
+            return {}
         self._runner_checks = self._plan_runner(state, settings)
         self._final_settings = settings
         requests = {}
@@ -170,6 +187,9 @@ class MirrorRun:
         self._absorb(host, answer, self._final_settings.get(host))
 
     def finish(self, state: ExpectedState, node_errors: Mapping[str, Optional[str]]) -> MirrorObservation:
+        if self._broken:
+            return MirrorObservation({plans.check_id(v, label): MirrorVerdict("error", self._broken)
+                                      for v, label in plans.labels(state, from_nodes=True)})
         observation = self._finish_runner()
         for vantage, label in plans.labels(state, from_nodes=True):
             if vantage != RUNNER and node_errors.get(vantage):

@@ -157,7 +157,7 @@ def _settings(host: str, manager: Optional[str], facts: OsFacts, values: Mapping
         if value in (None, ""):
             return []
         if not isinstance(value, (list, tuple)):
-            raise InventoryError(f"host {host}: variable {name} must be a list, not {type(value).__name__}")
+            raise InventoryError(f"host {host}: variable {name} must be a list, not {_kind(value)}")
         return list(value)
 
     no_proxy = text("no_proxy")
@@ -249,3 +249,13 @@ _MACHINES = {"amd64": "x86_64", "arm64": "aarch64", "arm": "armv7l", "ppc64le": 
 def _machine(image_arch: str) -> str:
     """Kubespray's image_arch back to the machine name facts carry."""
     return _MACHINES.get(image_arch, image_arch or "x86_64")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number" if isinstance(value, (int, float)) else f"a {type(value).__name__}"
