@@ -132,17 +132,22 @@ class Session:
         return min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
 
     def _follow(self, method, url, headers, verify, want_body):
+        """Redirects followed; the record names the URL asked for (a redirect's may carry a signed token)."""
+        asked = _redact(url)
         origin = urlsplit(url).netloc
         for _ in range(MAX_REDIRECTS + 1):
             record = self._send(method, url, headers, verify, want_body)
-            location = (record.get("location") or "") if record.get("status") in REDIRECTS else ""
+            location = record.pop("location", "") if record.get("status") in REDIRECTS else ""
+            record.pop("location", None)
             if not location:
+                record["url"] = asked
                 return record
             url = urljoin(url, location)
             if urlsplit(url).netloc != origin:
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             if record["status"] == 303:
                 method = "GET"
+        record["url"] = asked
         return record
 
     def _send(self, method, url, headers, verify, want_body):

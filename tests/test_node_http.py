@@ -247,3 +247,14 @@ def test_the_shipped_probe_runs_without_this_package(tmp_path, plain, file_serve
     assert answer["registry_hosts"]["files"][plain.host]["text"] == text
     results, requests, _ = node_side.results(answer["mirrors"], keys)
     assert results[probe].served.info["digest"] == INDEX.digest and requests == 4
+
+
+def test_a_redirect_is_followed_and_the_verdict_names_the_url_asked_for():
+    server = ScriptedServer([(302, {"Location": "/signed/kubeadm?X-Amz-Signature=token"}), (200, {})])
+    try:
+        probe = UrlProbe((f"{server.url}/kubeadm",), True, ProxySettings())
+        results, requests = run([probe])
+        assert results[probe].served.where == f"{server.url}/kubeadm" and requests == 2
+        assert [h.path for h in server.hits] == ["/kubeadm", "/signed/kubeadm?X-Amz-Signature=token"]
+    finally:
+        server.stop()

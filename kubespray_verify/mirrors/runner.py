@@ -81,7 +81,8 @@ class RunnerProber:
             except errors.EndpointError as exc:
                 result.attempts.append(Attempt.failed(url, exc))
                 continue
-            result.attempts.append(Attempt(found.url, info={"status": found.status, "size": found.size,
+            # Named by the URL asked for: where a redirect led may carry a signed token.
+            result.attempts.append(Attempt(url, info={"status": found.status, "size": found.size,
                                                             "method": found.method,
                                                             "content_type": found.content_type}))
             break
