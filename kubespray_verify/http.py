@@ -9,145 +9,48 @@ everything else is sent once. `requests` exceptions are translated once, here,
 into the `errors.EndpointError` tree.
 
 `probe_file` answers "can this files_repo URL be downloaded?" without
-downloading it.
+downloading it. The values it acts on (timeouts, retry policy, credentials,
+proxies, the status → error rule) are pure and live in `http_model.py`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import os
 import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Optional, Union
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
 
 from kubespray_verify import errors
-from kubespray_verify.node_http import bypass_proxy  # noqa: F401  (one no_proxy rule for runner and nodes)
-from kubespray_verify.redact import redact_url  # noqa: F401  (part of this module's interface)
-
-DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds; a dead link costs this much per attempt
-DEFAULT_READ_TIMEOUT = 30.0  # seconds between bytes, not for the whole body
-DEFAULT_ATTEMPTS = 3  # tries in all, for GET and HEAD
-DEFAULT_BACKOFF = 0.5  # first wait; doubles on each retry
-DEFAULT_BACKOFF_MAX = 8.0
-DEFAULT_RETRY_AFTER_MAX = 30.0  # a longer Retry-After is not waited for: the error is raised at once
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
-
-Verify = Union[bool, str]
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    connect: float = DEFAULT_CONNECT_TIMEOUT
-    read: float = DEFAULT_READ_TIMEOUT
-
-    def as_requests(self) -> tuple[float, float]:
-        return (self.connect, self.read)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When to try again. Immutable; `delay` is the whole policy."""
-
-    attempts: int = DEFAULT_ATTEMPTS
-    backoff: float = DEFAULT_BACKOFF
-    backoff_max: float = DEFAULT_BACKOFF_MAX
-    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
-    statuses: frozenset = RETRY_STATUSES
-    methods: frozenset = IDEMPOTENT_METHODS
-
-    def delay(self, method: str, attempt: int, retry_after: Optional[float] = None) -> Optional[float]:
-        """Seconds to wait after failed try number `attempt` (1-based), or None: do not retry."""
-        if method.upper() not in self.methods or attempt >= self.attempts:
-            return None
-        if retry_after is not None:
-            return retry_after if retry_after <= self.retry_after_max else None
-        return min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
-
-
-NO_RETRY = RetryPolicy(attempts=1)
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return "Credentials(<hidden>)"
-
-    @classmethod
-    def of(cls, value: Union["Credentials", tuple, None]) -> Optional["Credentials"]:
-        if value is None or isinstance(value, Credentials):
-            return value
-        username, password = value
-        return cls(username, password)
-
-
-@dataclass(frozen=True)
-class ProxySettings:
-    """A node's proxy variables, as Kubespray names them (`http_proxy`, `https_proxy`, `no_proxy`)."""
-
-    http: Optional[str] = None
-    https: Optional[str] = None
-    no_proxy: str = ""
-
-    @classmethod
-    def of(cls, value: Union["ProxySettings", Mapping, None]) -> "ProxySettings":
-        if value is None:
-            return cls()
-        if isinstance(value, ProxySettings):
-            return value
-        return cls(value.get("http_proxy") or None, value.get("https_proxy") or None, value.get("no_proxy") or "")
-
-    def for_url(self, url: str) -> dict:
-        """The `proxies=` for one request: the scheme's proxy unless `no_proxy` matches the host."""
-        parts = urlsplit(url)
-        proxy = self.https if parts.scheme == "https" else self.http
-        if not proxy or bypass_proxy(parts.hostname or "", parts.port, self.no_proxy):
-            return {}
-        return {parts.scheme: proxy}
-
-    def __repr__(self) -> str:
-        return f"ProxySettings(http={redact_url(self.http or '')!r}, https={redact_url(self.https or '')!r}, no_proxy={self.no_proxy!r})"
-
-
-def split_userinfo(url: str) -> tuple[str, Optional[Credentials]]:
-    """The URL without its `user:password@`, and those credentials (None if it had none)."""
-    parts = urlsplit(url)
-    if parts.username is None:
-        return url, None
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return bare, Credentials(unquote(parts.username), unquote(parts.password or ""))
-
-
-def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
+from kubespray_verify.http_model import (  # noqa: F401  (part of this module's interface)
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF,
+    DEFAULT_BACKOFF_MAX,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRY_AFTER_MAX,
+    IDEMPOTENT_METHODS,
+    NO_RETRY,
+    RETRY_STATUSES,
+    Credentials,
+    ProxySettings,
+    RetryPolicy,
+    Timeouts,
+    Verify,
+    _host_of,
+    bypass_proxy,
+    describe_verify,
+    parse_retry_after,
+    split_userinfo,
+    status_error,
+)
+from kubespray_verify.redact import redact_url  # noqa: F401
 
 def system_ca_bundle() -> Verify:
     """The operating system's trust store, as the nodes' runtimes use it (requests alone would use certifi's)."""
@@ -159,18 +62,6 @@ def system_ca_bundle() -> Verify:
         if candidate and os.path.isdir(candidate):
             return candidate
     return True
-
-
-def describe_verify(verify: Verify) -> str:
-    if verify is False:
-        return "no verification"
-    if verify is True:
-        return "the system trust store"
-    return f"CA bundle {verify}"
-
-
-def _host_of(url: str) -> str:
-    return urlsplit(url).netloc.rpartition("@")[2]
 
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:
@@ -225,43 +116,6 @@ def transport_error(exc: BaseException, method: str, url: str, verify: Verify = 
 def _reason(chain: list[BaseException]) -> str:
     innermost = chain[-1] if chain else None
     return redact_url(f"{type(innermost).__name__}: {innermost}") if innermost else "unknown error"
-
-
-_STATUS_ERRORS: dict[int, type[errors.HTTPStatusError]] = {403: errors.AccessDenied, 404: errors.NotFound, 429: errors.RateLimited}
-
-
-def status_error(
-    status: int,
-    *,
-    subject: str,
-    url: str,
-    had_credentials: bool,
-    codes: tuple[str, ...] = (),
-    retry_after: Optional[float] = None,
-    not_found: type[errors.NotFound] = errors.NotFound,
-    explanation: str = "",
-) -> errors.HTTPStatusError:
-    """The error for an HTTP status a request cannot succeed with (pure)."""
-    host = _host_of(url)
-    if status == 401:
-        cls = errors.AuthenticationFailed if had_credentials else errors.AuthenticationRequired
-        default = f"{host} rejected the credentials" if had_credentials else f"{host} requires credentials and none were given"
-    elif status == 404:
-        cls, default = not_found, f"not found on {host}"
-    elif status >= 500:
-        cls, default = errors.ServerError, f"server error on {host}"
-    else:
-        cls = _STATUS_ERRORS.get(status, errors.UnexpectedStatus)
-        default = {
-            errors.AccessDenied: f"access denied by {host}",
-            errors.RateLimited: f"rate limited by {host}",
-        }.get(cls, f"unexpected answer from {host}")
-    codes = tuple(dict.fromkeys(codes))
-    detail = f"HTTP {status}" + (f" {','.join(codes)}" if codes else "")
-    if retry_after is not None:
-        detail += f", Retry-After {retry_after:g} s"
-    message = f"{subject}: {explanation or default} ({detail})"
-    return cls(redact_url(message), url=redact_url(url), status=status, codes=tuple(codes), retry_after=retry_after)
 
 
 class Transport:

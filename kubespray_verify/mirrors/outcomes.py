@@ -87,7 +87,8 @@ class ProbeResult:
 
 def node_error(record: Mapping, subject: str, url: str, had_credentials: bool = False) -> Optional[errors.EndpointError]:
     """The error a node's raw request record ends with, or None when it got an answer below 400."""
-    from kubespray_verify.http import redact_url, status_error
+    from kubespray_verify.http_model import status_error
+    from kubespray_verify.redact import redact_url
 
     url = redact_url(url)
     host = url.split("://", 1)[-1].split("/", 1)[0]

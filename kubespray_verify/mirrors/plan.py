@@ -15,14 +15,16 @@ whatever the number of hosts and items that share it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Union
 
-from kubespray_verify.http import Credentials, ProxySettings, redact_url, split_userinfo
+from kubespray_verify.http_model import Credentials, ProxySettings, redact_url, split_userinfo
 from kubespray_verify.mirrors import repos
 from kubespray_verify.mirrors.endpoints import Route, Verify
-from kubespray_verify.mirrors.settings import HostSettings
 from kubespray_verify.model import ExpectedState, FileItem, HostExpectation, ImageItem
 from kubespray_verify.refs import parse_reference
+
+if TYPE_CHECKING:  # the settings come from ansible-core; planning only reads them
+    from kubespray_verify.mirrors.settings import HostSettings
 
 RUNNER = "runner"
 
@@ -123,18 +125,18 @@ def _host_labels(exp: HostExpectation, downloads: bool) -> list[str]:
 # -- building the checks, once settings (and a node's config) are known ----------
 
 
-RouteFor = Callable[[str, HostSettings], Route]  # (registry, host settings) → route
+RouteFor = Callable[[str, "HostSettings"], Route]  # (registry, host settings) → route
 # (repo variable, host settings) → (verify, CA files on the node, a note for the verdict)
-RepoTrust = Callable[[str, HostSettings], tuple[Verify, tuple[str, ...], Optional[str]]]
+RepoTrust = Callable[[str, "HostSettings"], tuple[Verify, tuple[str, ...], Optional[str]]]
 
 
 def build(
     state: ExpectedState,
-    settings: Mapping[str, HostSettings],
+    settings: Mapping[str, "HostSettings"],
     vantage: str,
     route_for: RouteFor,
     *,
-    verify_files: Callable[[HostSettings], Verify],
+    verify_files: Callable[["HostSettings"], Verify],
     send_credentials: bool,
     repo_trust: Optional[RepoTrust] = None,
 ) -> dict[str, CheckPlan]:

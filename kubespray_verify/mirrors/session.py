@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
 from kubespray_verify.errors import VerifyError
-from kubespray_verify.http import RetryPolicy, Timeouts, describe_verify
+from kubespray_verify.http_model import RetryPolicy, Timeouts, describe_verify
 from kubespray_verify.mirrors import endpoints, node_side, plan as plans, settings as host_settings
 from kubespray_verify.mirrors.judge import MirrorVerdict, judge
 from kubespray_verify.mirrors.plan import RUNNER, CheckPlan, Probe

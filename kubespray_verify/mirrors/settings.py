@@ -21,7 +21,7 @@ from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible im
 from kubespray_verify import ansible_inputs
 from kubespray_verify.errors import InventoryError
 from kubespray_verify.expected import HOST_IDENTITY_VARS, Resolver, _explain, _truthy
-from kubespray_verify.http import Credentials, ProxySettings
+from kubespray_verify.http_model import Credentials, ProxySettings
 from kubespray_verify.kubespray_tree import locate
 from kubespray_verify.mirrors.hosts_toml import DEFAULT_CERTS_DIR
 from kubespray_verify.mirrors.repos import REPO_VARS, OsFacts, facts_from_os_release
