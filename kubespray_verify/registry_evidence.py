@@ -48,6 +48,19 @@ class RegistryEvidence:
                     return None, f"the registry could not be asked: {exc}"
             return registry_facts_from_documents(self._documents[key]), None
 
+    def pin_matches_tag(self, item: ImageItem) -> tuple[bool, str]:
+        """Whether the registry's `repo:tag` is the pinned digest (or an index holding it); and what it serves."""
+        ref = parse_reference(item.reference)
+        client = self._client(ref.registry)
+        served = client.head_manifest(ref.repository, ref.tag)
+        if served.digest == item.digest:
+            return True, f"{item.reference} is {served.digest}"
+        if served.is_index:
+            children = {c.get("digest") for c in client.get_manifest(ref.repository, served.digest).json.get("manifests", [])}
+            if item.digest in children:
+                return True, f"{item.digest} is a platform manifest of {item.reference} ({served.digest})"
+        return False, f"the registry serves {served.digest} ({served.media_type}) for {item.reference}"
+
     def _fetch(self, registry: str, repository: str, digest: str) -> dict[str, str]:
         client = self._client(registry)
         top = client.get_manifest(repository, digest)

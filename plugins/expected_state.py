@@ -62,6 +62,15 @@ def pytest_generate_tests(metafunc):
             if item.kind == "file" and installed_path(exp, item)
         ]
         metafunc.parametrize(("inventory_host", "installed_binary"), pairs, ids=[f"{h}::{i.name}" for h, i in pairs])
+    if "pinned_image" in metafunc.fixturenames:
+        state = expected_state(metafunc.config)
+        unique = {}
+        for exp in state.hosts.values():
+            for item in exp.items:
+                if item.kind == "image" and item.digest:
+                    unique.setdefault((item.repo, item.tag, item.digest), item)
+        items = list(unique.values())
+        metafunc.parametrize("pinned_image", items, ids=[f"{i.name}::{i.repo}:{i.tag}" for i in items])
     if "host_expectation" in metafunc.fixturenames:
         state = expected_state(metafunc.config)
         metafunc.parametrize("host_expectation", list(state.hosts.values()), ids=list(state.hosts))
