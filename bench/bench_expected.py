@@ -72,7 +72,7 @@ def main() -> int:
             inventory = inventory_of(size, tmp / "inv")
             t_cold, ours = timed(lambda: suite(inventory, tmp / "cache"))
             t_warm, _ = timed(lambda: suite(inventory, tmp / "cache"))
-            t_ansible, theirs = timed(lambda: render_with_ansible(inventory, tmp / "rendered"))
+            t_ansible, theirs = timed(lambda: render_with_ansible(inventory, tmp / "rendered", timeout=7200))
             state = ExpectedState.from_json(ours)
             same = all(comparable_from_suite(state.hosts[h]) == comparable_from_ansible(theirs[h])
                        for h in state.hosts) and sorted(state.hosts) == sorted(theirs)

@@ -41,7 +41,7 @@ def grouping_plays(tree: Path) -> list | None:
 
 
 def render_with_ansible(inventory: Path, out: Path, extra_vars: list[str] = (), role: Path | None = None,
-                        tree: Path | None = None) -> dict:
+                        tree: Path | None = None, timeout: float = 600) -> dict:
     """ansible-playbook's rendering; with `tree`, the groups are set by that tree's own grouping plays."""
     out.mkdir(parents=True, exist_ok=True)
     playbook_file = HERE / "parity_playbook.yml"
@@ -64,7 +64,7 @@ def render_with_ansible(inventory: Path, out: Path, extra_vars: list[str] = (), 
     cmd = [playbook, "-i", str(inventory), str(playbook_file)]
     for ev in extra_vars:
         cmd += ["-e", ev]
-    proc = subprocess.run(cmd, env=env, cwd=out, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, env=env, cwd=out, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
 
