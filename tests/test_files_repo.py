@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.isolation import in_empty_network_namespace
+
 from kubespray_verify import errors
 from kubespray_verify.http import NO_RETRY, Credentials, Transport, probe_file
 from tests.registries import FILES, OPERATOR, start_file_server
@@ -76,6 +78,13 @@ def test_stopped_server_refuses(transport, tmp_path):
         probe_file_at(transport, server.url, "kubeadm")
 
 
-def test_host_that_does_not_resolve(transport):
-    with pytest.raises(errors.NameResolutionFailed):
-        probe_file(transport, "https://files.kubespray-verify.invalid/kubeadm")
+def test_host_that_does_not_resolve():
+    out = in_empty_network_namespace("""
+from kubespray_verify import errors
+from kubespray_verify.http import Transport, probe_file
+try:
+    probe_file(Transport(), "https://files.kubespray-verify.invalid/kubeadm")
+except errors.VerifyError as exc:
+    print(type(exc).__name__)
+""")
+    assert out == "NameResolutionFailed"
