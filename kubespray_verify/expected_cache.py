@@ -86,7 +86,8 @@ def resolve_cached(
     extra_vars = list(extra_vars)
     key = input_key(inventory, kubespray_dir, extra_vars, limit, node_facts)
     directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    # Private to the user, like the inventory it is made from (a files_repo URL may carry credentials).
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = directory / f"{key}.json"
     with open(directory / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -101,7 +102,7 @@ def resolve_cached(
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")  # created 0600
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)

@@ -6,6 +6,7 @@ import json
 import sys
 
 from kubespray_verify.model import ExpectedState
+from kubespray_verify.redact import redact_url
 
 
 def register(sub) -> None:
@@ -33,11 +34,11 @@ def run(args) -> int:
     from kubespray_verify.expected_cache import resolve_cached
 
     state = resolve_cached(args.inventory, args.kubespray_dir, args.extra_vars, args.limit)
+    # What is printed never carries credentials a URL may hold (files_repo with user:password@).
     if args.format == "json":
-        json.dump(state.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.write(redact_url(json.dumps(state.to_json(), indent=2)) + "\n")
     else:
-        sys.stdout.write(render_table(state))
+        sys.stdout.write(redact_url(render_table(state)))
     for note in state.notes:
         print(f"note: {note}", file=sys.stderr)
     return 1 if any(h.errors for h in state.hosts.values()) else 0

@@ -100,3 +100,16 @@ def test_undefined_variable_in_one_item_is_reported_for_that_item(inventory, tmp
     names = {i["name"] for i in node1["items"]}
     assert {"kubeadm", "kubectl", "calico_cni", "kubeadm_kube-apiserver"} <= names
     assert not names & {"kubelet", "calico_node"}
+
+
+def test_credentials_in_a_files_repo_url_are_not_printed(inventory, tmp_path):
+    (inventory.parent / "group_vars" / "all" / "zz.yml").write_text(
+        "kubeadm_download_url: http://mirror-user:s3cret-pw@10.0.0.2:8080/kubeadm\n")
+    for fmt in ("json", "table"):
+        proc = run_expected("-i", str(inventory), "--format", fmt, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "s3cret-pw" not in proc.stdout and "mirror-user" not in proc.stdout
+        if fmt == "json":
+            assert "http://***@10.0.0.2:8080/kubeadm" in proc.stdout
+    cached = list((tmp_path / ".kv-cache" / "expected").glob("*.json"))
+    assert cached and all(p.stat().st_mode & 0o077 == 0 for p in cached)
