@@ -46,6 +46,6 @@ def test_suite_starts_beside_pytest_ansible(python_with_pytest_ansible, tmp_path
     assert check.returncode == 0
     proc = collect(python_with_pytest_ansible, tmp_path, *(s.format(inv=inventory) for s in spelling))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    ids = [line for line in proc.stdout.splitlines() if "test_files.py::" in line or "test_images.py::" in line]
     assert ids and all("node3" in line for line in ids)
     assert any(line.endswith("[node3::kubeadm]") for line in ids)
