@@ -9,7 +9,6 @@ directory, and passes every other argument through.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from kubespray_verify.errors import UsageError

@@ -20,7 +20,7 @@ import tempfile
 import pytest
 
 from kubespray_verify.errors import VerifyError
-from kubespray_verify.observe import DEFAULT_CONCURRENCY, ClusterObservation, observe
+from kubespray_verify.observe import ClusterObservation, observe
 from kubespray_verify_pytest import inventory_option, resolution_options
 from plugins.expected_state import expected_state
 

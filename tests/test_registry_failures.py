@@ -1,11 +1,8 @@
 """Retries, timeouts and unreachable registries, against servers on 127.0.0.1 that misbehave on purpose."""
 
 import json
-import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 

@@ -3,17 +3,11 @@ manifest inside the tag's index, passes; pins under Kubespray's `checksum:` sche
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import xml.etree.ElementTree as ET
-from pathlib import Path
-
 import pytest
-import yaml
+
+from tests.lab.suite_run import run_suite
 
 pytestmark = pytest.mark.lab
-REPO = Path(__file__).resolve().parents[2]
 
 
 def record(lab, name):
@@ -32,18 +26,7 @@ def test_pins_checked_against_the_registry(lab, tmp_path):
         f"{whole}_digest_checksum": record(lab, whole)[1].digest.split(":", 1)[1],  # bare hex, as the docs write it
         f"{wrong}_digest_checksum": record(lab, whole)[1].digest,  # another image's digest
     }
-    (tmp_path / "pins.yml").write_text(yaml.safe_dump(pins))
-    report = tmp_path / "report.xml"
-    env = dict(os.environ, KUBESPRAY_VERIFY_CACHE=str(tmp_path / "cache"))
-    subprocess.run([sys.executable, "-m", "pytest", f"--inventory={lab.inventory_dir / 'hosts.yml'}",
-                    f"--kubespray-dir={lab.kubespray_dir}", f"--extra-vars=@{tmp_path / 'pins.yml'}", "-m", "lint",
-                    f"--junitxml={report}", "-p", "no:cacheprovider", "-q"],
-                   cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    cases = {}
-    for case in ET.parse(report).getroot().iter("testcase"):
-        failed = case.find("failure")
-        cases[case.get("name")] = ("failure", failed.get("message", "")) if failed is not None else (
-            "error" if case.find("error") is not None else "passed", "")
+    cases, _ = run_suite(lab, tmp_path, "-m", "lint", extra_vars=pins)
 
     def pin_case(name):
         (key,) = [k for k in cases if k.startswith(f"test_pinned_digest_is_the_tags_in_the_registry[{name}::")]

@@ -8,12 +8,8 @@ hosts.toml, a mirror, a node's link) it puts back.
 
 from __future__ import annotations
 
-import os
 import platform
 import re
-import subprocess
-import sys
-import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,10 +21,10 @@ from kubespray_verify.expected_cache import resolve_cached
 from kubespray_verify.lab import artifacts
 from kubespray_verify.mirrors.session import MirrorObservation, MirrorRun
 from kubespray_verify.observe import observe
+from tests.lab.suite_run import run_suite
 
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[2]
 NODES = ("node1", "node2", "node3")  # containerd, docker, crio
 STATS = re.compile(r"^(\S+): (\d+) checks, (\d+) distinct probes, (\d+) HTTP requests(?: in \d+ round trips?)?, "
                    r"([\d.]+) s$", re.M)
@@ -48,34 +44,11 @@ def tmp_path(tmp_path, cache):
 
 def run_mirror_checks(lab, tmp_path: Path, *extra: str, extra_vars: dict | None = None):
     """→ ({test id: (outcome, message, or a pass's verdict)}, {vantage: (checks, probes, requests)}, stdout)."""
-    args = []
-    if extra_vars:
-        path = tmp_path / f"vars-{len(list(tmp_path.glob('vars-*')))}.yml"
-        path.write_text(yaml.safe_dump(extra_vars))
-        args.append(f"--extra-vars=@{path}")
-    report = tmp_path / f"report-{len(list(tmp_path.glob('report-*')))}.xml"
-    env = dict(os.environ, KUBESPRAY_VERIFY_CACHE=str(tmp_path / "cache"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", f"--inventory={lab.inventory_dir / 'hosts.yml'}",
-         f"--kubespray-dir={lab.kubespray_dir}", "-m", "mirrors", f"--junitxml={report}", "-p", "no:cacheprovider",
-         "-q", "-W", "error::pytest.PytestUnraisableExceptionWarning", *args, *extra],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert report.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    outcomes = {}
-    for case in ET.parse(report).getroot().iter("testcase"):
-        name = case.get("name", "")
-        test_id = name[name.index("[") + 1:-1] if "[" in name else name
-        for kind in ("failure", "error", "skipped"):
-            element = case.find(kind)
-            if element is not None:
-                outcomes[test_id] = (kind, element.get("message", "") + (element.text or ""))
-                break
-        else:
-            verdict = case.find("properties/property[@name='verdict']")
-            outcomes[test_id] = ("passed", verdict.get("value") if verdict is not None else "")
-    stats = {m.group(1): tuple(int(g) for g in m.groups()[1:4]) for m in STATS.finditer(proc.stdout)}
-    return outcomes, stats, proc.stdout
+    cases, stdout = run_suite(lab, tmp_path, "-m", "mirrors", "-W", "error::pytest.PytestUnraisableExceptionWarning",
+                              *extra, extra_vars=extra_vars)
+    outcomes = {(name[name.index("[") + 1:-1] if "[" in name else name): outcome for name, outcome in cases.items()}
+    stats = {m.group(1): tuple(int(g) for g in m.groups()[1:4]) for m in STATS.finditer(stdout)}
+    return outcomes, stats, stdout
 
 
 def mirror_verdicts(lab, tmp_path: Path, extra_vars: dict | None = None, from_nodes: bool = True,

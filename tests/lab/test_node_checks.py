@@ -4,18 +4,14 @@ an unreachable node errors on each of its items and nowhere else."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tests.lab.suite_run import run_suite
 
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[2]
 NODES = ("node1", "node2", "node3")
 
 # (drift kind, item, outcome of that item's check). Digests are pinned for the image items marked so.
@@ -41,33 +37,14 @@ SAYS = {
 }
 
 
-def run_suite(lab, tmp_path: Path, *extra: str) -> dict[str, tuple[str, str]]:
-    """Run the suite on the lab's inventory; → {test id: (outcome, message)} from its JUnit report."""
+def run_checks(lab, tmp_path: Path, *extra: str) -> dict[str, tuple[str, str]]:
+    """The image and file checks on the lab, with the PINNED items' digests pinned."""
     pins = {}
     for name in PINNED:
         item = lab.expected.hosts["node1"].item(name)
         record = lab.images[item.repo[len(lab.registry.host) + 1:] + ":" + item.tag]
         pins[f"{name}_digest_checksum"] = record.digest
-    (tmp_path / "pins.yml").write_text(yaml.safe_dump(pins))
-    report = tmp_path / "report.xml"
-    env = dict(os.environ, KUBESPRAY_VERIFY_CACHE=str(tmp_path / "cache"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", f"--inventory={lab.inventory_dir / 'hosts.yml'}",
-         f"--kubespray-dir={lab.kubespray_dir}", f"--extra-vars=@{tmp_path / 'pins.yml'}",
-         "-m", "images or files", f"--junitxml={report}", "-p", "no:cacheprovider", "-q", *extra],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert report.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    outcomes = {}
-    for case in ET.parse(report).getroot().iter("testcase"):
-        test_id = case.get("name")
-        for kind in ("failure", "error", "skipped"):
-            element = case.find(kind)
-            if element is not None:
-                outcomes[test_id] = (kind, element.get("message", "") + (element.text or ""))
-                break
-        else:
-            outcomes[test_id] = ("passed", "")
+    outcomes, _ = run_suite(lab, tmp_path, "-m", "images or files", *extra, extra_vars=pins)
     return outcomes
 
 
@@ -82,7 +59,7 @@ def check_ids(lab) -> dict[str, str]:
 
 
 def test_clean_lab_passes_every_check(lab, tmp_path):
-    outcomes = run_suite(lab, tmp_path)
+    outcomes = run_checks(lab, tmp_path)
     checks = check_ids(lab)
     assert set(checks) <= set(outcomes)
     assert {t: o for t, o in outcomes.items() if o[0] != "passed"} == {}
@@ -99,7 +76,7 @@ def drifted(lab):
 
 
 def test_each_drift_gives_its_verdict_on_exactly_the_drifted_items(drifted, tmp_path):
-    outcomes = run_suite(drifted, tmp_path)
+    outcomes = run_checks(drifted, tmp_path)
     expected = {test_id: "passed" for test_id in check_ids(drifted)}
     for node in NODES:
         for _, item, outcome in DRIFTS:
@@ -119,7 +96,7 @@ def test_each_drift_gives_its_verdict_on_exactly_the_drifted_items(drifted, tmp_
 def test_unreachable_node_errors_on_each_of_its_items_only(lab, tmp_path):
     lab.drift("node3", "node-unreachable")
     try:
-        outcomes = run_suite(lab, tmp_path, "--connect-timeout=3")
+        outcomes = run_checks(lab, tmp_path, "--connect-timeout=3")
     finally:
         lab.heal("node3")
     for test_id, item in check_ids(lab).items():
