@@ -75,21 +75,32 @@ def _containerd(request):
         return result
     store = os.path.join(request.get("containerd_root", "/var/lib/containerd"),
                          "io.containerd.content.v1.content", "blobs")
-    # Index and manifest documents of every listed target: the platform manifests inside an index
-    # and the config digest (image ID) can then be judged without asking the registry.
+    # Index and manifest documents of every listed target, and the platform manifests inside each
+    # index: the config digest (image ID) can then be judged without asking the registry.
+    targets = []
     for line in listing["stdout"].splitlines()[1:]:
         fields = line.split()
-        if len(fields) < 3 or not fields[2].startswith("sha256:"):
-            continue
-        digest, media_type = fields[2], fields[1]
-        if digest in result["blobs"] or "index" not in media_type and "list" not in media_type \
-                and "manifest" not in media_type:
+        if len(fields) >= 3 and fields[2].startswith("sha256:") and \
+                any(kind in fields[1] for kind in ("index", "list", "manifest")):
+            targets.append(fields[2])
+    _collect(base, store, targets, result["blobs"])
+    return result
+
+
+def _collect(base, store, digests, blobs):
+    """Read each document into `blobs`; for an index, also the platform manifests it lists."""
+    for digest in digests:
+        if digest in blobs:
             continue
         text = _content(base, store, digest)
-        if text is not None:
-            result["blobs"][digest] = text
-            _add_children(base, store, text, result["blobs"])
-    return result
+        if text is None:
+            continue
+        blobs[digest] = text
+        try:
+            children = json.loads(text).get("manifests") or []
+        except (ValueError, AttributeError):
+            children = []
+        _collect(base, store, [c.get("digest") for c in children if c.get("digest")], blobs)
 
 
 def _content(base, store, digest):
@@ -107,21 +118,6 @@ def _content(base, store, digest):
     if blob["rc"] == 0 and len(blob["stdout"]) <= MAX_BLOB:
         return blob["stdout"]
     return None
-
-
-def _add_children(base, store, text, blobs):
-    """For an index: the platform manifests it lists that the node holds (to read their config digest)."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return
-    for child in doc.get("manifests", []) or []:
-        digest = child.get("digest")
-        if not digest or digest in blobs:
-            continue
-        text = _content(base, store, digest)
-        if text is not None:
-            blobs[digest] = text
 
 
 def _docker(request):
