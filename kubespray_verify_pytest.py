@@ -74,6 +74,8 @@ def pytest_addoption(parser):
                     help=f"mirror probes at once, from the runner and on each node (default {DEFAULT_MIRROR_CONCURRENCY})")
     group.addoption("--node-concurrency", dest="kv_concurrency", type=int, default=DEFAULT_CONCURRENCY,
                     metavar="N", help=f"nodes observed at once (default {DEFAULT_CONCURRENCY})")
+    group.addoption("--rehash", dest="kv_rehash", action="store_true", default=False,
+                    help="read every file on the nodes again, even those unchanged since an earlier run read them")
     group.addoption("--connect-timeout", dest="kv_connect_timeout", type=int, default=DEFAULT_CONNECT_TIMEOUT,
                     metavar="SECONDS",
                     help=f"seconds to reach a node before its checks error (default {DEFAULT_CONNECT_TIMEOUT})")

@@ -66,7 +66,7 @@ def observed_file(obs, path: str, host: str) -> ObservedFile:
     if record.get("type") != "file":
         raise CheckError(f"{host}: {path} is a {record.get('type')}, not a file")
     return ObservedFile(exists=True, checksum=record.get("checksum"), size=record.get("size"),
-                        mode=record.get("mode"), owner=record.get("owner"))
+                        mode=record.get("mode"), owner=record.get("owner"), memo=bool(record.get("memo")))
 
 
 def registry_facts_from_documents(documents: Mapping[str, str]) -> RegistryFacts:

@@ -21,11 +21,16 @@ from kubespray_verify.kubespray_tree import locate
 from kubespray_verify.model import ExpectedState
 
 
-def cache_dir() -> Path:
+def cache_root() -> Path:
+    """The suite's cache: $KUBESPRAY_VERIFY_CACHE, else $XDG_CACHE_HOME or ~/.cache, /kubespray-verify."""
     base = os.environ.get("KUBESPRAY_VERIFY_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kubespray-verify"
     )
-    return Path(base) / "expected"
+    return Path(base)
+
+
+def cache_dir() -> Path:
+    return cache_root() / "expected"
 
 
 def input_key(
@@ -97,11 +102,11 @@ def resolve_cached(
             except (ValueError, KeyError, TypeError):
                 target.unlink(missing_ok=True)
         state = resolve(inventory, kubespray_dir, extra_vars, limit, node_facts)
-        _write_atomically(target, json.dumps(state.to_json()))
+        write_atomically(target, json.dumps(state.to_json()))
     return state
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")  # created 0600
     try:
         with os.fdopen(fd, "w") as fh:

@@ -24,11 +24,14 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 import zlib
 
 PROBE_VERSION = 1
 COMMAND_TIMEOUT = 60  # seconds for each runtime command on the node
 BLOCK = 4 * 1024 * 1024
+MAX_HASH_THREADS = 4  # files hashed at once on one node (bounded by its CPUs)
+SETTLE_NS = 2 * 10**9  # a checksum is reused only for files unchanged this long before the probe started
 SEARCH_PATH = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin", "/opt/bin")
 MAX_BLOB = 256 * 1024  # index/manifest JSON read back from containerd's content store
 MAX_TEXT = 64 * 1024  # os-release, a hosts.toml
@@ -181,28 +184,81 @@ def _hash(path, algo):
     return "%s:%s" % (algo, digest.hexdigest())
 
 
-def _file(path, algo):
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return {"exists": False}
-    except OSError as exc:
-        return {"exists": None, "error": exc.strerror or str(exc)}
-    user, group = _owner(st.st_uid, st.st_gid)
-    info = {
-        "exists": True,
-        "type": "file" if stat.S_ISREG(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode) else "other",
-        "size": st.st_size,
-        "mode": format(stat.S_IMODE(st.st_mode), "04o"),
-        "owner": user,
-        "group": group,
-    }
-    if info["type"] == "file" and algo:
+def _identity(st):
+    """What changes whenever a file's content can have changed: a new write sets ctime to now."""
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _files(paths, known, started_ns):
+    """Stat every path, then hash what must be hashed: each distinct file once, several at a time.
+
+    `known` maps a path to a checksum an earlier run read, with the file identity it read it at
+    ({"id": [...], "checksum": "algo:hex"}): a file whose identity is unchanged is not read again
+    (its record says "memo"). A file whose ctime is older than SETTLE_NS before this probe
+    started is "settled": a later write would give it a new ctime, so its checksum may be reused.
+    """
+    records, todo = {}, {}
+    for entry in paths:
+        path, algo = entry["path"], entry.get("algo")
         try:
-            info["checksum"] = _hash(path, algo)
+            st = os.stat(path)
+        except FileNotFoundError:
+            records[path] = {"exists": False}
+            continue
+        except OSError as exc:
+            records[path] = {"exists": None, "error": exc.strerror or str(exc)}
+            continue
+        user, group = _owner(st.st_uid, st.st_gid)
+        info = {
+            "exists": True,
+            "type": "file" if stat.S_ISREG(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode) else "other",
+            "size": st.st_size,
+            "mode": format(stat.S_IMODE(st.st_mode), "04o"),
+            "owner": user,
+            "group": group,
+        }
+        records[path] = info
+        if info["type"] != "file" or not algo:
+            continue
+        info["id"] = _identity(st)
+        memo = known.get(path)
+        if memo and memo.get("id") == info["id"] and str(memo.get("checksum", "")).startswith(algo + ":"):
+            info["checksum"] = memo["checksum"]
+            info["memo"] = True
+            info["settled"] = True
+            continue
+        # Hard links and a path asked for twice: one reading.
+        todo.setdefault((st.st_dev, st.st_ino, algo), []).append(path)
+
+    def read(key):
+        first = todo[key][0]
+        try:
+            checksum, error = _hash(first, key[2]), None
         except (OSError, ValueError) as exc:
-            info["error"] = str(exc)
-    return info
+            checksum, error = None, str(exc)
+        for path in todo[key]:
+            info = records[path]
+            if error:
+                info["error"] = error
+                continue
+            info["checksum"] = checksum
+            try:
+                after = _identity(os.stat(path))
+            except OSError:
+                after = None
+            info["settled"] = after == info["id"] and info["id"][4] < started_ns - SETTLE_NS
+
+    workers = max(1, min(MAX_HASH_THREADS, os.cpu_count() or 1, len(todo)))
+    if workers == 1:
+        for key in todo:
+            read(key)
+    else:
+        # hashlib releases the GIL while it digests large blocks: files hash on several cores.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(read, list(todo)))
+    return records
 
 
 def _os_release():
@@ -238,13 +294,25 @@ def _registry_hosts(request):
     return found
 
 
+def _machine_id():
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            with open(path, "r") as fh:
+                return fh.read(64).strip()
+        except OSError:
+            continue
+    return ""
+
+
 def probe(request):
+    started_ns = time.time_ns()
     uname = os.uname()
     answer = {
         "probe": PROBE_VERSION,
         "facts": {"architecture": uname.machine, "system": platform.system(), "hostname": uname.nodename,
                   "os_release": _os_release()},
         "python": platform.python_version(),
+        "machine_id": _machine_id(),
     }
     if request.get("registry_hosts"):
         answer["registry_hosts"] = _registry_hosts(request["registry_hosts"])
@@ -258,7 +326,10 @@ def probe(request):
         answer["images"] = handler(request) if handler else {"error": "unknown runtime %s" % runtime}
         answer["images"]["runtime"] = runtime
     if request.get("paths"):
-        answer["files"] = {p["path"]: _file(p["path"], p.get("algo")) for p in request["paths"]}
+        memo = request.get("memo") or {}
+        # Checksums an earlier run read are reused only on the machine that answered them.
+        known = memo.get("files", {}) if memo.get("machine_id") == answer["machine_id"] else {}
+        answer["files"] = _files(request["paths"], known, started_ns)
     return answer
 
 

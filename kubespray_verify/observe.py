@@ -15,6 +15,7 @@ observation of the cluster.
 from __future__ import annotations
 
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
@@ -104,6 +105,7 @@ def observe(
     concurrency: int = DEFAULT_CONCURRENCY,
     wants: frozenset = frozenset({"images", "files"}),
     extension=None,
+    memo=None,
 ) -> ClusterObservation:
     """Probe every host of `state`; `reresolve(node_facts)` resolves again with observed facts.
 
@@ -112,7 +114,8 @@ def observe(
     plans before round one, `first_request(host, state)` and `second_requests(final_state,
     reached_hosts)` add to the requests (a host it still asks something of gets round two),
     `absorb_first` / `absorb_second` take their share of the answers, and `finish(final_state,
-    errors)` gives what goes into `ClusterObservation.mirrors`.
+    errors)` gives what goes into `ClusterObservation.mirrors`. `memo` (checksum_memo.ChecksumMemo)
+    lets nodes skip reading files unchanged since an earlier run, and keeps what they read.
     """
     results = {host: Observation(host, node=getattr(nodes.get(host), "description", "")) for host in state.hosts}
     if extension is not None:
@@ -124,6 +127,8 @@ def observe(
         if node is None:
             obs.error = "no connection for this host"
             return
+        if memo is not None and request.get("paths"):
+            request = dict(request, **memo.request(host, node.description, request["paths"]))
         started = time.monotonic()
         try:
             answer = _run_probe(node, request)
@@ -133,6 +138,8 @@ def observe(
         finally:
             obs.round_trips += 1
             obs.seconds += time.monotonic() - started
+        if memo is not None:
+            memo.record(host, node.description, answer)
         if absorb is not None:
             absorb(host, answer)
         obs.facts = answer.get("facts", obs.facts)
@@ -183,6 +190,11 @@ def observe(
                             thread_name_prefix="observe") as pool:
         list(pool.map(lambda h: ask(h, second[h], extension.absorb_second if extension is not None else None),
                       list(second)))
+    if memo is not None:
+        try:
+            memo.save()
+        except OSError as exc:
+            warnings.warn(f"checksums read this run not kept for the next: {exc}", stacklevel=1)
     cluster = ClusterObservation(final, results)
     if extension is not None:
         cluster.mirrors = extension.finish(final, {h: obs.error for h, obs in results.items()}).to_json()

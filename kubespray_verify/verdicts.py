@@ -184,6 +184,7 @@ class ObservedFile:
     size: Optional[int] = None
     mode: Optional[str] = None  # octal, "0755"
     owner: Optional[str] = None
+    memo: bool = False  # checksum read by an earlier run; the file is unchanged since (same identity)
 
 
 def normalize_checksum(value: str) -> str:
@@ -221,7 +222,9 @@ def file_verdict(item: FileItem, observed: ObservedFile) -> Verdict:
             elif found.split(":")[0] != expected.split(":")[0]:
                 unknown.append(f"checksum expected {expected}, but the node computed {found}")
             elif found != expected:
-                wrong.append(f"checksum expected {expected}, found {found}{size}")
+                when = (" (read by an earlier run; the file is unchanged since: same inode, size, mtime and"
+                        " ctime; --rehash reads it again)") if observed.memo else ""
+                wrong.append(f"checksum expected {expected}, found {found}{size}{when}")
     if item.mode:
         try:
             want_mode = _octal(item.mode)
@@ -243,6 +246,8 @@ def file_verdict(item: FileItem, observed: ObservedFile) -> Verdict:
     if unknown:
         return Verdict(Status.ERROR, f"{where}: unverifiable: " + "; ".join(unknown))
     checked = [f"checksum {normalize_checksum(item.checksum)}" if item.checksum else "no checksum pinned"]
+    if item.checksum and observed.memo:
+        checked[0] += " (read by an earlier run, file unchanged since)"
     checked += [f"mode {_octal(item.mode):04o}"] if item.mode else []
     checked += [f"owner {item.owner}"] if item.owner else []
     return Verdict(Status.PASS, f"{where}: " + ", ".join(checked))

@@ -12,6 +12,7 @@ ride in the same round trips.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import shutil
@@ -70,6 +71,7 @@ def mirror_run(config):
 
 def _observe_now(config) -> ClusterObservation:
     from kubespray_verify import transport
+    from kubespray_verify.checksum_memo import ChecksumMemo
     from kubespray_verify.expected_cache import resolve_cached
 
     state = expected_state(config)
@@ -87,6 +89,7 @@ def _observe_now(config) -> ClusterObservation:
         concurrency=config.getoption("kv_concurrency"),
         wants=needs,
         extension=extension,
+        memo=ChecksumMemo(reuse=not config.getoption("kv_rehash")) if "files" in needs else None,
     )
 
 
@@ -143,7 +146,12 @@ def _shared_on_disk(config, run_dir: str, name: str, compute, from_json, to_json
 
 
 def cluster_observation(config) -> ClusterObservation:
-    return shared(config, CLUSTER, "cluster", _observe_now, ClusterObservation.from_json, ClusterObservation.to_json)
+    observation = shared(config, CLUSTER, "cluster", _observe_now, ClusterObservation.from_json,
+                         ClusterObservation.to_json)
+    # What the run has built so far (ansible-core, testinfra, the observation) lives until the end:
+    # out of the garbage collector's way, pytest's collections at exit do not walk it again (~0.25 s).
+    gc.freeze()
+    return observation
 
 
 @pytest.fixture(scope="session")

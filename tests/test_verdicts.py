@@ -202,6 +202,9 @@ def file_item(checksum=SUM, mode="0755", owner="root") -> FileItem:
         (file_item(), ObservedFile(True, SUM, 100, None, None), Status.ERROR, ["mode expected 0755, not read", "owner expected root, not read"]),
         (file_item(), ObservedFile(True, SUM2, 100, None, "root"), Status.FAIL, ["checksum expected", "mode expected 0755, not read"]),
         (file_item(checksum="sha512:" + "AB" * 64), ObservedFile(True, "sha512:" + "ab" * 64, 1, "0755", "root"), Status.PASS, ["sha512:" + "ab" * 64]),
+        # A checksum an earlier run read (the file unchanged since) says so, and how to read it again.
+        (file_item(), ObservedFile(True, SUM, 100, "0755", "root", memo=True), Status.PASS, ["read by an earlier run"]),
+        (file_item(), ObservedFile(True, SUM2, 7, "0755", "root", memo=True), Status.FAIL, [f"found {SUM2} (7 bytes) (read by an earlier run", "--rehash"]),
     ],
 )
 def test_file_verdict(expected, observed, status, words):
