@@ -6,6 +6,7 @@ its link), so what the suite then observes is what a real node would show.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Optional
 
 from kubespray_verify.lab import artifacts, deploy, images, netns, pki as pki_ops
@@ -26,7 +27,7 @@ KINDS = {
     "image-extra-names": "the image also carries the mirror's name and a docker.io name",
     "image-from-tarball": "the image was loaded from a `docker save` tarball (no registry digest)",
     "file-missing": "the file is not at its dest",
-    "file-corrupted": "one byte of the file at its dest is changed (same size and mode)",
+    "file-corrupted": "one byte of the file at its dest is changed (same size, mode and mtime)",
     "file-wrong-mode": "the file at its dest has another mode",
     "node-unreachable": "the node's link is down",
 }
@@ -72,12 +73,15 @@ def _drift_file(node: Node, kind: str, item: FileItem) -> None:
     if kind == "file-missing":
         path.unlink()
     elif kind == "file-corrupted":
+        before = path.stat()
         with open(path, "r+b") as fh:
             size = fh.seek(0, 2)
             fh.seek(size // 2)
             byte = fh.read(1)
             fh.seek(size // 2)
             fh.write(bytes([byte[0] ^ 0xFF]))
+        # The timestamps put back, as a careless copy or a restore from backup would leave them.
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     else:
         path.chmod(0o600 if deploy.item_mode(item) != 0o600 else 0o644)
 

@@ -4,6 +4,7 @@ an unreachable node errors on each of its items and nowhere else."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,28 @@ def test_unreachable_node_errors_on_each_of_its_items_only(lab, tmp_path):
             assert "node3" in message and "unreachable" in message, message
         else:
             assert outcome == "passed", (test_id, message)
+
+
+def test_unchanged_files_are_not_read_again_a_corrupted_one_is(lab, tmp_path):
+    """A second run reuses the first run's checksums (same cache); a byte changed in place, size and mtime
+    put back, is read again and caught; --rehash reads everything."""
+    time.sleep(2.1)  # the lab's files are older than the probe's settling time
+    file_ids = {t: i for t, i in check_ids(lab).items() if t.startswith("test_file[")}
+    first = run_checks(lab, tmp_path)
+    assert all(first[t][0] == "passed" and "earlier run" not in first[t][1] for t in file_ids)
+    second = run_checks(lab, tmp_path)
+    assert all(second[t][0] == "passed" and "read by an earlier run" in second[t][1] for t in file_ids), second
+
+    lab.drift("node2", "file-corrupted", "kubeadm")
+    try:
+        third = run_checks(lab, tmp_path)
+        rehashed = run_checks(lab, tmp_path, "--rehash")
+    finally:
+        lab.heal("node2")
+    outcome, message = third["test_file[node2::kubeadm]"]
+    assert outcome == "failure" and "checksum expected" in message and "earlier run" not in message, message
+    assert {t: o for t, o in third.items() if o[0] != "passed" and t in file_ids} == {
+        "test_file[node2::kubeadm]": third["test_file[node2::kubeadm]"]}
+    assert "read by an earlier run" in third["test_file[node1::kubeadm]"][1]
+    assert rehashed["test_file[node2::kubeadm]"][0] == "failure"
+    assert all("earlier run" not in rehashed[t][1] for t in file_ids)
