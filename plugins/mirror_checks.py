@@ -17,11 +17,11 @@ import pytest
 
 from kubespray_verify.errors import VerifyError
 from kubespray_verify.mirrors.plan import check_id, labels
-from kubespray_verify.mirrors.session import MirrorObservation
 from plugins.expected_state import expected_state
 from plugins.observations import RUN_DIR, cluster_observation, mirror_run, shared
 
-MIRRORS = pytest.StashKey[MirrorObservation]()
+# The mirror session (HTTP client, registry settings) is imported only by runs that select mirror checks.
+MIRRORS = pytest.StashKey["MirrorObservation"]()
 
 
 def pytest_generate_tests(metafunc):
@@ -40,6 +40,8 @@ def _runner_only(config) -> MirrorObservation:
 
 def mirror_observation(config) -> MirrorObservation:
     """The run's mirror verdicts: with the cluster observation (--from-nodes), else from the runner alone."""
+    from kubespray_verify.mirrors.session import MirrorObservation
+
     if config.getoption("kv_from_nodes"):
         if MIRRORS not in config.stash:
             config.stash[MIRRORS] = MirrorObservation.from_json(cluster_observation(config).mirrors or {})
