@@ -18,6 +18,7 @@ from kubespray_verify.model import ImageItem
 from kubespray_verify.refs import parse_reference
 from kubespray_verify.registry import RegistryClient
 from kubespray_verify.site import SiteSettings
+from kubespray_verify.tag_pin import WHOLE, describe, pin_in_tag, resolve_tag
 from kubespray_verify.verdicts import RegistryFacts
 
 
@@ -51,15 +52,15 @@ class RegistryEvidence:
     def pin_matches_tag(self, item: ImageItem) -> tuple[bool, str]:
         """Whether the registry's `repo:tag` is the pinned digest (or an index holding it); and what it serves."""
         ref = parse_reference(item.reference)
-        client = self._client(ref.registry)
-        served = client.head_manifest(ref.repository, ref.tag)
-        if served.digest == item.digest:
-            return True, f"{item.reference} is {served.digest}"
-        if served.is_index:
-            children = {c.get("digest") for c in client.get_manifest(ref.repository, served.digest).json.get("manifests", [])}
-            if item.digest in children:
-                return True, f"{item.digest} is a platform manifest of {item.reference} ({served.digest})"
-        return False, f"the registry serves {served.digest} ({served.media_type}) for {item.reference}"
+        served = resolve_tag(self._client(ref.registry), ref.repository, ref.tag)
+        where = pin_in_tag(item.digest, served)
+        tag = f"{ref.repository}:{ref.tag}"
+        if where == WHOLE:
+            return True, f"registry {ref.registry} serves {served['digest']} for {tag}"
+        if where is not None:
+            return True, (f"{item.digest} is the {where} manifest of {tag}'s index {served['digest']} "
+                          f"in registry {ref.registry}")
+        return False, f"registry {ref.registry} serves {describe(served)} for {tag}"
 
     def _fetch(self, registry: str, repository: str, digest: str) -> dict[str, str]:
         client = self._client(registry)

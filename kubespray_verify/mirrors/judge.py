@@ -18,11 +18,9 @@ from kubespray_verify.digests import normalize_digest
 from kubespray_verify.mirrors.endpoints import INSECURE_TLS
 from kubespray_verify.mirrors.outcomes import ProbeResult
 from kubespray_verify.mirrors.plan import RUNNER, CheckPlan, ImageProbe, Part
-from kubespray_verify.oci import INDEX_TYPES, OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST
+from kubespray_verify.oci import INDEX_TYPES
+from kubespray_verify.tag_pin import WHOLE, describe, pin_in_tag
 from kubespray_verify.verdicts import Status
-
-KINDS = {OCI_INDEX: "OCI index", DOCKER_MANIFEST_LIST: "Docker manifest list", OCI_MANIFEST: "OCI manifest",
-         DOCKER_MANIFEST: "Docker manifest"}
 
 
 @dataclass(frozen=True)
@@ -144,10 +142,9 @@ def _image(part: Part, result: ProbeResult, where: str, hosts: str) -> _PartVerd
         return _PartVerdict(Status.FAIL, ("; ".join(tried) or "no endpoint answered")
                             + f" ({route.source})" + _also(notes) + hosts, tuple(warnings))
     info = served.info
-    kind = KINDS.get(info.get("media_type"), info.get("media_type") or "manifest")
     platforms = info.get("platforms") or {}
     problems = _content_problems(info, platforms, part.context.get("needs") or [])
-    summary = f"{info.get('digest')} ({kind}{': ' + ', '.join(sorted(platforms)) if platforms else ''})"
+    summary = describe(info)
     via = f"from {served.where}" + (f" ({route.source})" if route.source else "")
     if tried:
         notes.insert(0, "after " + "; ".join(tried))
@@ -167,7 +164,6 @@ def _also(notes: list[str]) -> str:
 
 def _content_problems(info: Mapping, platforms: Mapping[str, str], needs: list[Mapping]) -> list[str]:
     problems: list[str] = []
-    digest = info.get("digest")
     is_index = info.get("media_type") in INDEX_TYPES
     archs = sorted({n["arch"] for n in needs})
     if is_index:
@@ -179,15 +175,14 @@ def _content_problems(info: Mapping, platforms: Mapping[str, str], needs: list[M
         problems.append(f"a single-platform manifest cannot serve {' and '.join(archs)} hosts")
     for need in needs:
         pinned = _pinned(need.get("digest"))
-        if pinned is None or pinned == digest:
+        if pinned is None:
             continue
-        child = platforms.get(f"linux/{need['arch']}")
-        if is_index and pinned == child:
+        own = f"linux/{need['arch']}"
+        where = pin_in_tag(pinned, info, own)
+        if where in (WHOLE, own):
             continue
-        if is_index and pinned in platforms.values():
-            other = next(p for p, d in platforms.items() if d == pinned)
-            problems.append(f"{need['host']} pins {pinned}, the {other} manifest of the index, "
-                            f"but is linux/{need['arch']}")
+        if where is not None:
+            problems.append(f"{need['host']} pins {pinned}, the {where} manifest of the index, but is {own}")
         else:
             problems.append(f"{need['host']} pins {pinned}")
     return list(dict.fromkeys(problems))

@@ -2,10 +2,11 @@
 
 Files and repos go through `http.probe_file` (HEAD, or a one-byte GET where
 HEAD is refused); images through `RegistryClient` (`GET /v2/` once per
-endpoint, `HEAD` of the manifest with the Accept list, the auth challenge,
-and a GET of the index document when it is one, to list its platforms; never
-a blob). Clients and transports are shared by the probes that use the same
-endpoint, so an endpoint's ping and token are asked once.
+endpoint, the auth challenge, then `tag_pin.resolve_tag`: `HEAD` of the
+manifest with the Accept list, and a GET of the index document when it is
+one, to list its platforms; never a blob). Clients and transports are shared
+by the probes that use the same endpoint, so an endpoint's ping and token are
+asked once.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Optional
 
-from kubespray_verify import errors, oci
+from kubespray_verify import errors
 from kubespray_verify.http import RetryPolicy, Timeouts, Transport, probe_file
 from kubespray_verify.mirrors.endpoints import Endpoint
 from kubespray_verify.mirrors.outcomes import Attempt, ProbeResult
 from kubespray_verify.mirrors.plan import ImageProbe, Probe, UrlProbe
 from kubespray_verify.registry import RegistryClient
+from kubespray_verify.tag_pin import resolve_tag
 
 DEFAULT_CONCURRENCY = 8  # probes at once, from the runner and on each node
 
@@ -131,20 +133,10 @@ class RunnerProber:
                 result.attempts.append(Attempt.failed(endpoint.label, failure, endpoint.role))
                 continue
             try:
-                info = image_info(client, probe.repository, probe.tag)
+                info = resolve_tag(client, probe.repository, probe.tag)
             except errors.EndpointError as exc:
                 result.attempts.append(Attempt.failed(endpoint.label, exc, endpoint.role))
                 continue
             result.attempts.append(Attempt(endpoint.label, endpoint.role, info))
             break
         return result
-
-
-def image_info(client: RegistryClient, repository: str, tag: str) -> dict:
-    """Digest, media type and size from HEAD; an index's platforms from its document."""
-    head = client.head_manifest(repository, tag)
-    info = {"digest": head.digest, "media_type": head.media_type, "size": head.size}
-    if head.is_index:
-        manifest = client.get_manifest(repository, head.digest)
-        info["platforms"] = oci.index_platforms(manifest.json)
-    return info
