@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify.errors import InventoryError, UsageError
+from kubespray_verify.sources import check_sources  # noqa: F401  (part of this module's interface)
 from kubespray_verify.yaml_check import YAML_SUFFIXES, check_inventory_tree
 
 from ansible.errors import AnsibleError  # noqa: E402
@@ -47,24 +48,6 @@ class AnsibleInputs:
     variables: VariableManager
     sources: tuple[str, ...]
     hosts: list  # ansible Host objects, after --limit
-
-
-def check_sources(sources: Sequence[str]) -> list[str]:
-    """Inventory paths as Ansible takes them; a path that does not exist is an error, not a warning."""
-    if not sources:
-        raise UsageError("no inventory given: pass --inventory PATH (an Ansible inventory file or directory)")
-    checked = []
-    for src in sources:
-        if "," in src and not os.path.exists(src):
-            checked.append(src)  # Ansible's host list form: "node1,node2,"
-            continue
-        path = Path(src).expanduser()
-        if not path.exists():
-            raise InventoryError(f"inventory {src}: no such file or directory")
-        if not os.access(path, os.R_OK):
-            raise InventoryError(f"inventory {src}: not readable")
-        checked.append(str(path.resolve()))
-    return checked
 
 
 def parse_extra_vars(loader: DataLoader, values: Iterable[str]) -> dict:

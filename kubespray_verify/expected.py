@@ -30,6 +30,7 @@ from kubespray_verify.errors import InventoryError
 from kubespray_verify.kubespray_tree import KubesprayTree, locate
 from kubespray_verify.mirrors.repos import REPO_VARS
 from kubespray_verify.model import (
+    DEFAULT_FACTS,
     DownloadDelegate,
     ExpectedState,
     FactsSource,
@@ -46,7 +47,6 @@ from ansible.playbook.play import Play  # noqa: E402
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION  # noqa: E402
 from ansible.template import Templar  # noqa: E402
 
-DEFAULT_FACTS = {"architecture": "x86_64", "system": "Linux"}
 
 # Variables that differ from host to host without changing what a host needs.
 # They are left out of the profile key; touching one while templating an item

@@ -84,8 +84,7 @@ def resolve_cached(
     limit: Optional[str] = None,
     node_facts: Optional[Mapping] = None,
 ) -> ExpectedState:
-    from kubespray_verify.ansible_inputs import check_sources
-    from kubespray_verify.expected import resolve
+    from kubespray_verify.sources import check_sources
 
     check_sources(inventory)
     extra_vars = list(extra_vars)
@@ -101,6 +100,8 @@ def resolve_cached(
                 return ExpectedState.from_json(json.loads(target.read_text()))
             except (ValueError, KeyError, TypeError):
                 target.unlink(missing_ok=True)
+        from kubespray_verify.expected import resolve  # ansible-core: imported only to resolve
+
         state = resolve(inventory, kubespray_dir, extra_vars, limit, node_facts)
         write_atomically(target, json.dumps(state.to_json()))
     return state
@@ -115,3 +116,29 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def connection_specs_cached(
+    inventory: Sequence[str],
+    kubespray_dir: Optional[str] = None,
+    extra_vars: Iterable[str] = (),
+    limit: Optional[str] = None,
+) -> dict[str, dict]:
+    """Each host's connection variables, kept beside the expected state when the inventory writes them
+    literally (no templating, no password): the same inventory content then gives the same values,
+    and a run whose expected state is cached needs no ansible-core at all."""
+    from kubespray_verify.sources import check_sources
+    from kubespray_verify.transport import connection_specs
+
+    check_sources(inventory)
+    extra_vars = list(extra_vars)
+    target = cache_dir() / f"{input_key(inventory, kubespray_dir, extra_vars, limit)}.connections.json"
+    try:
+        return json.loads(target.read_text())
+    except (OSError, ValueError):
+        pass
+    specs, literal = connection_specs(inventory, extra_vars, limit)
+    if literal:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomically(target, json.dumps(specs, sort_keys=True))
+    return specs

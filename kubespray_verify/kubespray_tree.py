@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-import yaml
-
 from kubespray_verify.errors import KubesprayTreeError
 
 # `kubespray-defaults` up to v2.27, `kubespray_defaults` from v2.28.
@@ -124,6 +122,8 @@ def locate(explicit: Optional[str], inventories: Iterable[str]) -> KubesprayTree
 
 
 def _yaml_list(path: Path) -> list[dict]:
+    import yaml  # only resolution reads the tree's YAML; a cached run does not
+
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:

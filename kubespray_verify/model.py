@@ -12,6 +12,10 @@ from typing import Literal, Optional, Union
 FactsSource = Literal["inventory", "node", "default"]
 
 
+# Facts assumed for a host whose inventory gives none, until its node answers (Kubespray's usual target).
+DEFAULT_FACTS = {"architecture": "x86_64", "system": "Linux"}
+
+
 @dataclass(frozen=True)
 class FileItem:
     """A file Kubespray downloads to `dest` on a node (a `downloads:` item with `file: true`)."""

@@ -304,6 +304,22 @@ def _machine_id():
     return ""
 
 
+def _shipped(name):
+    """A module the runner sent with this script (see `_source`), made only when a request needs it;
+    on the runner, the installed module."""
+    sources = globals().get("_SHIPPED") or {}
+    if name in sources and name not in sys.modules:
+        import types
+
+        module = types.ModuleType(name)
+        exec(compile(sources[name], name, "exec"), module.__dict__)
+        sys.modules[name] = module
+        setattr(sys.modules["kubespray_verify"], name.rsplit(".", 1)[1], module)
+    import importlib
+
+    return importlib.import_module(name)
+
+
 def probe(request):
     started_ns = time.time_ns()
     uname = os.uname()
@@ -317,9 +333,7 @@ def probe(request):
     if request.get("registry_hosts"):
         answer["registry_hosts"] = _registry_hosts(request["registry_hosts"])
     if request.get("mirrors"):
-        from kubespray_verify import node_http
-
-        answer["mirrors"] = node_http.run(request["mirrors"])
+        answer["mirrors"] = _shipped("kubespray_verify.node_http").run(request["mirrors"])
     runtime = request.get("runtime")
     if runtime:
         handler = RUNTIMES.get(runtime)
@@ -345,7 +359,7 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------------------
 # Runner side (not executed on the node).
 
-SHIPPED_MODULES = ("kubespray_verify.node_http",)  # standard-library-only modules the script imports
+SHIPPED_MODULES = ("kubespray_verify.node_http",)  # standard-library-only modules the script may import
 
 
 def _source():
@@ -353,18 +367,16 @@ def _source():
 
     with open(__file__.replace(".pyc", ".py"), "r") as fh:
         main = fh.read()
-    # The modules the probe imports, installed under their own names before it runs.
-    parts = ["import sys as _s, types as _t",
-             "_p = _s.modules.setdefault('kubespray_verify', _t.ModuleType('kubespray_verify'))",
-             "_p.__path__ = getattr(_p, '__path__', [])"]
+    # The modules the probe may import, as text: each is made when a request needs it (`_shipped`).
+    sources = {}
     for name in SHIPPED_MODULES:
         with open(importlib.util.find_spec(name).origin, "r") as fh:
-            text = fh.read()
-        parts += ["_m = _t.ModuleType(%r)" % name,
-                  "exec(compile(%r, %r, 'exec'), _m.__dict__)" % (text, name),
-                  "_s.modules[%r] = _m" % name,
-                  "setattr(_p, %r, _m)" % name.rsplit(".", 1)[1]]
-    return "\n".join(parts) + "\n" + main
+            sources[name] = fh.read()
+    prelude = ["import sys as _s, types as _t",
+               "_p = _s.modules.setdefault('kubespray_verify', _t.ModuleType('kubespray_verify'))",
+               "_p.__path__ = getattr(_p, '__path__', [])",
+               "_SHIPPED = %r" % sources]
+    return "\n".join(prelude) + "\n" + main
 
 
 def command(request):

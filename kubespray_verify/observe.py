@@ -22,7 +22,7 @@ from typing import Callable, Mapping, Optional
 
 from kubespray_verify import node_probe
 from kubespray_verify.errors import VerifyError
-from kubespray_verify.model import ExpectedState, FileItem, HostExpectation
+from kubespray_verify.model import DEFAULT_FACTS, ExpectedState, FileItem, HostExpectation
 
 DEFAULT_CONCURRENCY = 32  # nodes observed at once
 
@@ -202,8 +202,6 @@ def observe(
 
 
 def _assumed_facts(host: HostExpectation) -> dict:
-    from kubespray_verify.expected import DEFAULT_FACTS
-
     return dict(DEFAULT_FACTS) if host.facts_source == "default" else {}
 
 

@@ -72,13 +72,13 @@ def mirror_run(config):
 def _observe_now(config) -> ClusterObservation:
     from kubespray_verify import transport
     from kubespray_verify.checksum_memo import ChecksumMemo
-    from kubespray_verify.expected_cache import resolve_cached
+    from kubespray_verify.expected_cache import connection_specs_cached, resolve_cached
 
     state = expected_state(config)
     options = resolution_options(config)
     try:
-        nodes = transport.nodes(options.inventory, options.extra_vars, options.limit,
-                                connect_timeout=config.getoption("kv_connect_timeout"))
+        specs = connection_specs_cached(*options)
+        nodes = transport.nodes_from_specs(specs, connect_timeout=config.getoption("kv_connect_timeout"))
     except VerifyError as exc:
         raise pytest.UsageError(str(exc)) from None
     needs = wants(config)
