@@ -5,7 +5,8 @@ def test_file(node, naive_file):
     f = node.file(naive_file["dest"])
     assert f.exists
     assert "sha256:" + f.sha256sum == naive_file["checksum"]
-    assert oct(f.mode)[2:].zfill(4) == naive_file["mode"]
+    if naive_file["mode"]:
+        assert oct(f.mode)[2:].zfill(4) == naive_file["mode"]
 
 
 def test_image(node, naive_image, runtime):
