@@ -1,0 +1,60 @@
+"""Connection variables kept beside the expected state: only literal ones, and never stale ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubespray_verify.expected_cache import cache_dir, connection_specs_cached
+from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, write_inventory
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBESPRAY_VERIFY_CACHE", str(tmp_path / "cache"))
+
+
+def specs_of(inventory, *extra_vars):
+    return connection_specs_cached([str(inventory)], str(kubespray_dir()), list(extra_vars), None)
+
+
+def kept() -> list:
+    return sorted(p.name for p in cache_dir().glob("*.connections.json")) if cache_dir().exists() else []
+
+
+def test_literal_connection_variables_are_kept_and_read_back(tmp_path):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"],
+                                group_vars={"all": {"ansible_user": "deploy", "ansible_port": 2222}},
+                                with_sample=False)
+    first = specs_of(inventory)
+    assert first["node1"] == {"ansible_host": "127.0.0.11", "ansible_user": "deploy", "ansible_port": 2222}
+    assert len(kept()) == 1
+    assert specs_of(inventory) == first
+    # The inventory changes: another key, the new value.
+    (tmp_path / "inv" / "group_vars" / "all" / "zz-test.yml").write_text("ansible_user: admin\n")
+    assert specs_of(inventory)["node1"]["ansible_user"] == "admin"
+    assert len(kept()) == 2
+
+
+def test_templated_connection_variables_are_read_every_time(tmp_path, monkeypatch):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"],
+                                group_vars={"all": {"ansible_user": "{{ lookup('env', 'KV_TEST_USER') }}"}},
+                                with_sample=False)
+    monkeypatch.setenv("KV_TEST_USER", "alice")
+    assert specs_of(inventory)["node2"]["ansible_user"] == "alice"
+    monkeypatch.setenv("KV_TEST_USER", "bob")
+    assert specs_of(inventory)["node2"]["ansible_user"] == "bob"
+    assert kept() == []
+
+
+def test_a_password_is_never_written_to_the_cache(tmp_path):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"],
+                                host_vars={"node3": {"ansible_ssh_pass": "s3cret"}}, with_sample=False)
+    assert specs_of(inventory)["node3"]["ansible_ssh_pass"] == "s3cret"
+    assert kept() == []
+    assert not any("s3cret" in p.read_text() for p in (tmp_path / "cache").rglob("*") if p.is_file())
+
+
+def test_extra_vars_are_part_of_the_key(tmp_path):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"], with_sample=False)
+    assert "ansible_user" not in specs_of(inventory)["node1"]
+    assert specs_of(inventory, "ansible_user=ops")["node1"]["ansible_user"] == "ops"
