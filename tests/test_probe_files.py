@@ -18,7 +18,11 @@ import pytest
 from kubespray_verify import node_probe
 from kubespray_verify.checksum_memo import ChecksumMemo
 
-LONG_AGO = time.time_ns() + 10 * 10**9  # a probe "started" later than every file here was written
+
+
+def later() -> int:
+    """A probe start time long after every file here was written (so each counts as settled)."""
+    return time.time_ns() + 10 * 10**9
 
 
 def run_probe(request: dict) -> dict:
@@ -66,7 +70,7 @@ def test_the_same_file_under_two_names_is_read_once(files, monkeypatch):
     monkeypatch.setattr(node_probe, "_hash", lambda path, algo: reads.append(path) or real(path, algo))
     got = node_probe._files([{"path": str(base / "big"), "algo": "sha256"},
                              {"path": str(base / "big-link"), "algo": "sha256"},
-                             {"path": str(base / "small"), "algo": "sha256"}], {}, LONG_AGO)
+                             {"path": str(base / "small"), "algo": "sha256"}], {}, later())
     assert got[str(base / "big")]["checksum"] == got[str(base / "big-link")]["checksum"] == sha(blob)
     assert sorted(reads) == sorted([str(base / "big"), str(base / "small")])
 
@@ -74,27 +78,27 @@ def test_the_same_file_under_two_names_is_read_once(files, monkeypatch):
 def test_a_file_with_an_unchanged_identity_is_not_read_again(files):
     base, _ = files
     path = str(base / "small")
-    first = node_probe._files([{"path": path, "algo": "sha256"}], {}, LONG_AGO)[path]
+    first = node_probe._files([{"path": path, "algo": "sha256"}], {}, later())[path]
     # A checksum no reading could give: reused only if the file is not read again.
     known = {path: {"id": first["id"], "checksum": "sha256:" + "0" * 64}}
-    again = node_probe._files([{"path": path, "algo": "sha256"}], known, LONG_AGO)[path]
+    again = node_probe._files([{"path": path, "algo": "sha256"}], known, later())[path]
     assert again["memo"] is True and again["checksum"] == "sha256:" + "0" * 64
     # Another algorithm than the one remembered: read.
-    other = node_probe._files([{"path": path, "algo": "sha512"}], known, LONG_AGO)[path]
+    other = node_probe._files([{"path": path, "algo": "sha512"}], known, later())[path]
     assert "memo" not in other and other["checksum"] == sha(b"kubeadm\n", "sha512")
 
 
 def test_a_rewritten_file_is_read_again_even_with_size_and_mtime_put_back(files):
     base, _ = files
     path = base / "small"
-    first = node_probe._files([{"path": str(path), "algo": "sha256"}], {}, LONG_AGO)[str(path)]
+    first = node_probe._files([{"path": str(path), "algo": "sha256"}], {}, later())[str(path)]
     before = path.stat()
     time.sleep(0.02)
     path.write_bytes(b"kubeadX\n")  # same size
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
     known = {str(path): {"id": first["id"], "checksum": first["checksum"]}}
-    again = node_probe._files([{"path": str(path), "algo": "sha256"}], known, LONG_AGO)[str(path)]
+    again = node_probe._files([{"path": str(path), "algo": "sha256"}], known, later())[str(path)]
     assert "memo" not in again
     assert again["checksum"] == sha(b"kubeadX\n")
 
@@ -104,13 +108,13 @@ def test_a_file_changed_moments_before_the_probe_is_not_kept(files):
     path = str(base / "small")
     just_now = node_probe._files([{"path": path, "algo": "sha256"}], {}, time.time_ns())[path]
     assert just_now["settled"] is False
-    assert node_probe._files([{"path": path, "algo": "sha256"}], {}, LONG_AGO)[path]["settled"] is True
+    assert node_probe._files([{"path": path, "algo": "sha256"}], {}, later())[path]["settled"] is True
 
 
 def test_earlier_readings_are_used_only_on_the_machine_that_made_them(files):
     base, _ = files
     path = str(base / "small")
-    first = node_probe._files([{"path": path, "algo": "sha256"}], {}, LONG_AGO)[path]
+    first = node_probe._files([{"path": path, "algo": "sha256"}], {}, later())[path]
     known = {path: {"id": first["id"], "checksum": "sha256:" + "0" * 64}}
     request = {"paths": [{"path": path, "algo": "sha256"}]}
     mine = open("/etc/machine-id").read().strip()
