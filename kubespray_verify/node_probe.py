@@ -246,9 +246,18 @@ def _files(paths, known, started_ns):
                 after = _identity(os.stat(path))
             except OSError:
                 after = None
-            info["settled"] = after == info["id"] and info["id"][4] < started_ns - SETTLE_NS
+            if after != info["id"]:
+                # Written (or replaced) while it was read: the checksum is of no one version of it.
+                info.pop("checksum")
+                info["error"] = "changed while it was being read"
+                continue
+            info["settled"] = info["id"][4] < started_ns - SETTLE_NS
 
-    workers = max(1, min(MAX_HASH_THREADS, os.cpu_count() or 1, len(todo)))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    workers = max(1, min(MAX_HASH_THREADS, cpus, len(todo)))
     if workers == 1:
         for key in todo:
             read(key)

@@ -172,3 +172,19 @@ def test_an_unreadable_memo_is_an_empty_one(tmp_path):
     for text in ("{not json", json.dumps({"host": "node1", "node": "local://node1", "files": []}), "[]"):
         next(tmp_path.iterdir()).write_text(text)
         assert ChecksumMemo(tmp_path).request("node1", "local://node1", [{"path": "/a", "algo": "sha256"}]) == {}
+
+
+def test_a_file_written_while_it_is_read_is_unverifiable_not_judged(files, monkeypatch):
+    base, _ = files
+    path = base / "small"
+    real = node_probe._hash
+
+    def read_then_append(p, algo):
+        checksum = real(p, algo)
+        with open(p, "ab") as fh:
+            fh.write(b"more")
+        return checksum
+
+    monkeypatch.setattr(node_probe, "_hash", read_then_append)
+    got = node_probe._files([{"path": str(path), "algo": "sha256"}], {}, later())[str(path)]
+    assert got["error"] == "changed while it was being read" and "checksum" not in got
