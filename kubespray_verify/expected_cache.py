@@ -4,6 +4,8 @@
 resolves and the others read its answer (a file lock keeps them from
 resolving side by side). A change to any inventory file, vars file, extra
 vars file, Kubespray default, option or the ansible-core version gives a new key.
+A dynamic inventory (a script, an inventory plugin's config) answers what its
+content cannot tell: it is resolved every run, and nothing made from it is kept.
 """
 
 from __future__ import annotations
@@ -77,6 +79,35 @@ def _inventory_files(src: Path) -> list[Path]:
     return files
 
 
+def dynamic_source(inventory: Sequence[str]) -> Optional[str]:
+    """The first inventory source whose hosts come from elsewhere (a script, an inventory plugin's
+    config), or None. Its content does not say what it answers, so nothing made from it is kept."""
+    for src in inventory:
+        path = Path(src).expanduser()
+        if not path.exists():
+            continue  # Ansible's host list form ("node1,node2,"): the string is the inventory
+        sources = [path] if path.is_file() else sorted(
+            p for p in path.rglob("*")
+            if p.is_file() and not {"group_vars", "host_vars", ".git"} & set(p.relative_to(path).parts))
+        for source in sources:
+            if os.access(source, os.X_OK):
+                return str(source)
+            if source.suffix in (".yml", ".yaml", ".json") and _names_a_plugin(source):
+                return str(source)
+    return None
+
+
+def _names_a_plugin(path: Path) -> bool:
+    """An inventory plugin's config: a YAML/JSON mapping with a top-level `plugin:` key."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return False
+    # A top-level YAML key starts its line; a JSON key may be anywhere (a false match only costs the cache).
+    return any(line.startswith(b"plugin:") or b'"plugin"' in line for line in head.splitlines())
+
+
 def resolve_cached(
     inventory: Sequence[str],
     kubespray_dir: Optional[str] = None,
@@ -88,6 +119,10 @@ def resolve_cached(
 
     check_sources(inventory)
     extra_vars = list(extra_vars)
+    if dynamic_source(inventory):
+        from kubespray_verify.expected import resolve
+
+        return resolve(inventory, kubespray_dir, extra_vars, limit, node_facts)
     key = input_key(inventory, kubespray_dir, extra_vars, limit, node_facts)
     directory = cache_dir()
     # Private to the user, like the inventory it is made from (a files_repo URL may carry credentials).
@@ -132,6 +167,8 @@ def connection_specs_cached(
 
     check_sources(inventory)
     extra_vars = list(extra_vars)
+    if dynamic_source(inventory):
+        return connection_specs(inventory, extra_vars, limit)[0]
     target = cache_dir() / f"{input_key(inventory, kubespray_dir, extra_vars, limit)}.connections.json"
     try:
         return json.loads(target.read_text())

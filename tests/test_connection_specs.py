@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kubespray_verify.expected_cache import cache_dir, connection_specs_cached
@@ -58,3 +60,41 @@ def test_extra_vars_are_part_of_the_key(tmp_path):
     inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"], with_sample=False)
     assert "ansible_user" not in specs_of(inventory)["node1"]
     assert specs_of(inventory, "ansible_user=ops")["node1"]["ansible_user"] == "ops"
+
+
+def test_a_dynamic_inventory_is_read_every_run(tmp_path):
+    """An inventory script answers what its content cannot tell: neither its expected state nor its
+    connections are kept."""
+    from kubespray_verify.expected_cache import dynamic_source, resolve_cached
+
+    answer = tmp_path / "answer.json"
+    script = tmp_path / "inv" / "inventory.py"
+    script.parent.mkdir()
+    script.write_text(f"#!/usr/bin/env python3\nprint(open({str(answer)!r}).read())\n")
+    script.chmod(0o755)
+
+    def serve(address):
+        answer.write_text(json.dumps({
+            "_meta": {"hostvars": {"node1": {"ansible_host": address}}},
+            "kube_control_plane": {"hosts": ["node1"]}, "etcd": {"hosts": ["node1"]},
+            "kube_node": {"hosts": ["node1"]}, "k8s_cluster": {"children": ["kube_control_plane", "kube_node"]}}))
+
+    assert dynamic_source([str(script.parent)]) == str(script)
+    serve("127.0.0.21")
+    assert specs_of(script)["node1"]["ansible_host"] == "127.0.0.21"
+    assert "node1" in resolve_cached([str(script)], str(kubespray_dir())).hosts
+    serve("127.0.0.22")
+    assert specs_of(script)["node1"]["ansible_host"] == "127.0.0.22"
+    assert kept() == [] and not list((tmp_path / "cache").rglob("*.json"))
+
+
+def test_an_inventory_plugin_config_is_dynamic_a_hosts_file_is_not(tmp_path):
+    from kubespray_verify.expected_cache import dynamic_source
+
+    plugin = tmp_path / "aws_ec2.yml"
+    plugin.write_text("# hosts from the cloud\nplugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n")
+    static = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"], with_sample=False)
+    assert dynamic_source([str(plugin)]) == str(plugin)
+    assert dynamic_source([str(static)]) is None
+    assert dynamic_source([str(static.parent)]) is None
+    assert dynamic_source(["node1,node2,"]) is None
