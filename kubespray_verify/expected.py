@@ -100,6 +100,7 @@ class Resolver:
         self.inputs = inputs
         self.node_facts = node_facts
         self.resolutions = 0
+        self._recorded: list[_RecordingVars] = []  # every templar's variables, to find lookups afterwards
         try:
             self.play = Play.load(
                 {"hosts": "all", "gather_facts": False, "roles": [{"role": str(tree.defaults_role)}]},
@@ -150,7 +151,7 @@ class Resolver:
             for host, expectation in self._resolve_profile(profile, delegate):
                 results[host.name] = expectation
         ordered = {h.name: results[h.name] for h in self.inputs.hosts}
-        return ExpectedState(
+        state = ExpectedState(
             kubespray_dir=str(self.tree.root),
             kubespray_version=self.tree.version,
             hosts=ordered,
@@ -159,6 +160,22 @@ class Resolver:
             resolutions=self.resolutions,
             pulls_by_digest=self._pulls_by_digest(),
         )
+        state.outside_input = self._outside_input()
+        if state.outside_input:
+            state.notes.append(f"not cached: {state.outside_input}, whose answer can change while the "
+                               "inventory does not")
+        return state
+
+    def _outside_input(self) -> Optional[str]:
+        """The first variable the resolution read that looks outside the inventory (an env, file,
+        password or pipe lookup; `now()`), or None."""
+        for recorded in self._recorded:
+            for name in sorted(recorded.seen):
+                if dict.__contains__(recorded, name):
+                    found = _outside_lookup(dict.__getitem__(recorded, name))
+                    if found:
+                        return f"variable {name} uses {found}"
+        return None
 
     def _pulls_by_digest(self) -> Optional[bool]:
         """True when the tree's container items carry their digest under `sha256:` (the key Kubespray pulls by)."""
@@ -257,6 +274,7 @@ class Resolver:
     def _resolve_host(self, host, facts_source: FactsSource, delegate: DownloadDelegate):
         self.resolutions += 1
         templar, recorded = self._templar(host)
+        self._recorded.append(recorded)
         group_names = {g.name for g in host.get_groups()}
         is_delegate = delegate.run_once and delegate.host == host.name
         items: list[Item] = []
@@ -374,6 +392,36 @@ class Resolver:
                 delegate=not in_groups,
             ))
         return images
+
+
+# Lookups whose answer depends only on the variables (the rest read the environment, files, commands...).
+PURE_LOOKUPS = frozenset({"vars", "varnames", "items", "list", "dict", "indexed_items", "nested",
+                          "subelements", "together", "sequence", "flattened"})
+_LOOKUP_CALL = re.compile(r"""\b(?:lookup|query|q)\s*\(\s*['"]([\w.]+)['"]|\b(now)\s*\(""")
+
+
+def _outside_lookup(value: Any, depth: int = 0) -> Optional[str]:
+    """`lookup('env')` (or `now()`) when a raw variable value calls one that reads outside the variables."""
+    if isinstance(value, str):
+        if "(" not in value:
+            return None
+        for m in _LOOKUP_CALL.finditer(value):
+            plugin = m.group(1)
+            if m.group(2):
+                return "now()"
+            if plugin.rsplit(".", 1)[-1] not in PURE_LOOKUPS:
+                return f"lookup('{plugin}')"
+        return None
+    if depth > 20:
+        return None
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        for element in value:
+            found = _outside_lookup(element, depth + 1)
+            if found:
+                return found
+    return None
 
 
 class _RecordingVars(dict):

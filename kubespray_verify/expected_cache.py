@@ -138,7 +138,8 @@ def resolve_cached(
         from kubespray_verify.expected import resolve  # ansible-core: imported only to resolve
 
         state = resolve(inventory, kubespray_dir, extra_vars, limit, node_facts)
-        write_atomically(target, json.dumps(state.to_json()))
+        if not state.outside_input:
+            write_atomically(target, json.dumps(state.to_json()))
     return state
 
 

@@ -125,6 +125,9 @@ class ExpectedState:
     # Kubespray pulls pinned images by digest only while its items spell the digest `sha256:` (up to v2.27);
     # from v2.28 items say `checksum:` and the container task, still reading `sha256`, ignores it.
     pulls_by_digest: Optional[bool] = None
+    # Set by resolution when a variable it read looks outside the inventory (e.g. "variable x uses
+    # lookup('env')"): such a state is not cached. Not part of the JSON (the notes say it).
+    outside_input: Optional[str] = None
 
     def to_json(self) -> dict:
         return {

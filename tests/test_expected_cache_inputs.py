@@ -1,0 +1,42 @@
+"""The expected-state cache keeps only answers its key can vouch for."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubespray_verify.expected_cache import cache_dir, resolve_cached
+from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, write_inventory
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBESPRAY_VERIFY_CACHE", str(tmp_path / "cache"))
+
+
+def kubeadm_url(inventory) -> str:
+    return resolve_cached([str(inventory)], str(kubespray_dir())).hosts["node1"].item("kubeadm").url
+
+
+def cached_states() -> list:
+    return [p for p in cache_dir().glob("*.json") if not p.name.endswith(".connections.json")]
+
+
+def test_a_variable_read_from_the_environment_is_read_every_run(tmp_path, monkeypatch):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"],
+                                group_vars={"all": {"files_repo": "{{ lookup('env', 'KV_TEST_FILES_REPO') }}",
+                                                    "kubeadm_download_url": "{{ files_repo }}/kubeadm"}})
+    monkeypatch.setenv("KV_TEST_FILES_REPO", "http://127.0.0.1:8080")
+    assert kubeadm_url(inventory) == "http://127.0.0.1:8080/kubeadm"
+    monkeypatch.setenv("KV_TEST_FILES_REPO", "http://127.0.0.2:8080")
+    assert kubeadm_url(inventory) == "http://127.0.0.2:8080/kubeadm"
+    assert cached_states() == []
+    state = resolve_cached([str(inventory)], str(kubespray_dir()))
+    assert any("files_repo uses lookup('env')" in note for note in state.notes)
+
+
+def test_a_lookup_of_other_variables_is_cached(tmp_path):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"],
+                                group_vars={"all": {"site_repo": "http://127.0.0.1:8080",
+                                                    "kubeadm_download_url": "{{ lookup('vars', 'site_repo') }}/k"}})
+    assert kubeadm_url(inventory) == "http://127.0.0.1:8080/k"
+    assert len(cached_states()) == 1
