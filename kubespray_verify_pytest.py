@@ -5,6 +5,8 @@ takes a value before it picks its rootdir: an absolute inventory path is then
 never mistaken for a test path. The plugin only registers options; the
 suite's wiring lives in the top-level `plugins/` package, loaded by the
 suite's `conftest.py`, so this module is inert in any other pytest run.
+
+PYTEST_DONT_REWRITE: no asserts here; `kubespray-verify check` imports it before it starts pytest.
 """
 
 from __future__ import annotations
