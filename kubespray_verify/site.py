@@ -1,22 +1,18 @@
-"""Site-wide settings the checks need from the inventory: registry credentials, insecure registries, TLS.
+"""How the runner itself reaches the site's registries (lint, pinned-digest evidence).
 
-Read with ansible-core from the same inventory (Kubespray's own variable
-names), on the runner, in memory only: credentials never reach a cache file,
-a test id or a message.
+What every host's mirror settings say (`mirrors/settings.py`: credentials from
+`containerd_registry_auth` and the mirrors' `auth`/`header`, insecure
+registries, `download_validate_certs`), gathered for the runner. In memory
+only: credentials never reach a cache file, a test id or a message.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
-from kubespray_verify import ansible_env  # noqa: F401
-from kubespray_verify import ansible_inputs
-from kubespray_verify.errors import InventoryError
-from kubespray_verify.http import Credentials
-
-from ansible.errors import AnsibleError  # noqa: E402
-from ansible.template import Templar  # noqa: E402
+from kubespray_verify.http_model import Credentials
+from kubespray_verify.model import ExpectedState
 
 
 @dataclass
@@ -31,34 +27,22 @@ class SiteSettings:
             return False
         return self.ca_bundle or True
 
+    @classmethod
+    def from_hosts(cls, hosts: Iterable, ca_bundle: Optional[str] = None) -> "SiteSettings":
+        """The union of the hosts' registry access (mirrors.settings.HostSettings)."""
+        site = cls(ca_bundle=ca_bundle)
+        for host in hosts:
+            for registry, credentials in host.registry_credentials.items():
+                site.credentials.setdefault(registry, credentials)
+            site.insecure |= host.insecure
+            site.validate_certs = site.validate_certs and host.validate_certs
+        return site
 
-def load(inventory: Sequence[str], extra_vars: Sequence[str] = (), limit: Optional[str] = None,
+
+def load(state: ExpectedState, inventory: Sequence[str], kubespray_dir: Optional[str] = None,
+         extra_vars: Sequence[str] = (), limit: Optional[str] = None,
          ca_bundle: Optional[str] = None) -> SiteSettings:
-    inputs = ansible_inputs.load(inventory, extra_vars, limit)
-    host = inputs.hosts[0]
-    raw = inputs.variables.get_vars(host=host, include_hostvars=False)
-    templar = Templar(loader=inputs.loader, variables=raw)
+    from kubespray_verify.mirrors import settings as host_settings
 
-    def var(name, default=None):
-        if name not in raw:
-            return default
-        try:
-            return templar.template(raw[name])
-        except AnsibleError as exc:
-            raise InventoryError(f"host {host.name}: variable {name}: {' '.join(str(exc).split())}") from None
-
-    settings = SiteSettings(ca_bundle=ca_bundle)
-    for entry in var("containerd_registry_auth", []) or []:
-        if isinstance(entry, Mapping) and entry.get("registry") and entry.get("username"):
-            settings.credentials[str(entry["registry"])] = Credentials(str(entry["username"]),
-                                                                      str(entry.get("password", "")))
-    for registry in var("docker_insecure_registries", []) or []:
-        settings.insecure.add(str(registry))
-    for mirror in var("containerd_registries_mirrors", []) or []:
-        for endpoint in (mirror or {}).get("mirrors", []) or []:
-            host_url = str(endpoint.get("host", ""))
-            if host_url.startswith("http://") or endpoint.get("skip_verify"):
-                settings.insecure.add(host_url.split("://", 1)[-1].rstrip("/"))
-    validate = var("download_validate_certs", True)
-    settings.validate_certs = not (str(validate).lower() in ("false", "no", "0", "off"))
-    return settings
+    hosts = host_settings.resolve(state, inventory, kubespray_dir, extra_vars, limit)
+    return SiteSettings.from_hosts(hosts.values(), ca_bundle)

@@ -89,6 +89,26 @@ def test_registry_credentials_and_insecure_registries(site):
     assert "s3cret" not in repr(s) and "s3cret" not in repr(found)
 
 
+def test_the_runners_registry_access_is_every_hosts(site):
+    import dataclasses
+
+    from kubespray_verify.site import SiteSettings
+
+    _, found = site
+    # This site sets download_validate_certs: false; with it true, only the insecure registries go unverified.
+    validating = [dataclasses.replace(s, validate_certs=True) for s in found.values()]
+    runner = SiteSettings.from_hosts(validating, ca_bundle="/etc/site-ca.pem")
+    assert runner.credentials["10.200.0.2:5443"] == Credentials("operator", "reg-s3cret")
+    assert runner.credentials["harbor.site.internal"] == Credentials("robot", "robot-s3cret")
+    assert runner.verify_for("10.200.0.2:5000") is False
+    assert runner.verify_for("harbor.site.internal") is False  # skip_verify
+    assert runner.verify_for("10.200.0.2:5443") == "/etc/site-ca.pem"
+    # One host that does not validate certificates: the runner does not either.
+    one_off = validating[:1] + [dataclasses.replace(validating[1], validate_certs=False)] + validating[2:]
+    assert SiteSettings.from_hosts(one_off).verify_for("10.200.0.2:5443") is False
+    assert SiteSettings.from_hosts(found.values()).verify_for("10.200.0.2:5443") is False
+
+
 def test_a_download_items_own_credentials(tmp_path):
     extra = tmp_path / "downloads.yml"
     extra.write_text(yaml.safe_dump({"files_user": "dl", "files_pass": "dl-s3cret", "downloads": {"kubeadm": {
