@@ -37,31 +37,23 @@ def expected_state(config) -> ExpectedState:
         ) from None
 
 
+def _parametrize_items(metafunc, fixture: str, keep) -> None:
+    """Parametrize `fixture` over every (host, item) that `keep(host expectation, item)` accepts."""
+    state = expected_state(metafunc.config)
+    pairs = [(host, item) for host, exp in state.hosts.items() for item in exp.items if keep(exp, item)]
+    metafunc.parametrize(("inventory_host", fixture), pairs, ids=[f"{h}::{i.name}" for h, i in pairs])
+
+
 def pytest_generate_tests(metafunc):
-    kinds = {"download_file": "file", "download_image": "image"}
-    for fixture, kind in kinds.items():
-        if fixture in metafunc.fixturenames:
-            state = expected_state(metafunc.config)
-            pairs = [
-                (host, item)
-                for host, exp in state.hosts.items()
-                for item in exp.items
-                if item.kind == kind
-            ]
-            metafunc.parametrize(
-                ("inventory_host", fixture), pairs, ids=[f"{h}::{i.name}" for h, i in pairs]
-            )
+    if "download_file" in metafunc.fixturenames:
+        _parametrize_items(metafunc, "download_file", lambda exp, item: item.kind == "file")
+    if "download_image" in metafunc.fixturenames:
+        _parametrize_items(metafunc, "download_image", lambda exp, item: item.kind == "image")
     if "installed_binary" in metafunc.fixturenames:
         from kubespray_verify.observe import installed_path
 
-        state = expected_state(metafunc.config)
-        pairs = [
-            (host, item)
-            for host, exp in state.hosts.items()
-            for item in exp.items
-            if item.kind == "file" and installed_path(exp, item)
-        ]
-        metafunc.parametrize(("inventory_host", "installed_binary"), pairs, ids=[f"{h}::{i.name}" for h, i in pairs])
+        _parametrize_items(metafunc, "installed_binary",
+                           lambda exp, item: item.kind == "file" and installed_path(exp, item) is not None)
     if "pinned_image" in metafunc.fixturenames:
         state = expected_state(metafunc.config)
         unique = {}
