@@ -108,6 +108,18 @@ def _names_a_plugin(path: Path) -> bool:
     return any(line.startswith(b"plugin:") or b'"plugin"' in line for line in head.splitlines())
 
 
+def _cache_key(inventory: Sequence[str], kubespray_dir: Optional[str], extra_vars: list, limit: Optional[str],
+               node_facts: Optional[Mapping] = None) -> Optional[str]:
+    """The key of what these inputs give, or None when their content cannot vouch for it (a dynamic
+    inventory). A missing inventory is an error before anything is read."""
+    from kubespray_verify.sources import check_sources
+
+    check_sources(inventory)
+    if dynamic_source(inventory):
+        return None
+    return input_key(inventory, kubespray_dir, extra_vars, limit, node_facts)
+
+
 def resolve_cached(
     inventory: Sequence[str],
     kubespray_dir: Optional[str] = None,
@@ -115,15 +127,12 @@ def resolve_cached(
     limit: Optional[str] = None,
     node_facts: Optional[Mapping] = None,
 ) -> ExpectedState:
-    from kubespray_verify.sources import check_sources
-
-    check_sources(inventory)
     extra_vars = list(extra_vars)
-    if dynamic_source(inventory):
+    key = _cache_key(inventory, kubespray_dir, extra_vars, limit, node_facts)
+    if key is None:
         from kubespray_verify.expected import resolve
 
         return resolve(inventory, kubespray_dir, extra_vars, limit, node_facts)
-    key = input_key(inventory, kubespray_dir, extra_vars, limit, node_facts)
     directory = cache_dir()
     # Private to the user, like the inventory it is made from (a files_repo URL may carry credentials).
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -163,14 +172,13 @@ def connection_specs_cached(
     """Each host's connection variables, kept beside the expected state when the inventory writes them
     literally (no templating, no password): the same inventory content then gives the same values,
     and a run whose expected state is cached needs no ansible-core at all."""
-    from kubespray_verify.sources import check_sources
     from kubespray_verify.transport import connection_specs
 
-    check_sources(inventory)
     extra_vars = list(extra_vars)
-    if dynamic_source(inventory):
+    key = _cache_key(inventory, kubespray_dir, extra_vars, limit)
+    if key is None:
         return connection_specs(inventory, extra_vars, limit)[0]
-    target = cache_dir() / f"{input_key(inventory, kubespray_dir, extra_vars, limit)}.connections.json"
+    target = cache_dir() / f"{key}.connections.json"
     try:
         return json.loads(target.read_text())
     except (OSError, ValueError):
