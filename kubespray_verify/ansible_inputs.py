@@ -12,7 +12,6 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)

@@ -31,10 +31,6 @@ class KubesprayTree:
     defaults_role: Path
 
     @property
-    def role_name(self) -> str:
-        return self.defaults_role.name
-
-    @property
     def version(self) -> str:
         return _version_of(self.root)
 

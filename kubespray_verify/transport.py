@@ -17,7 +17,6 @@ from typing import Mapping, Optional, Sequence
 
 from kubespray_verify.errors import VerifyError
 
-import testinfra  # noqa: F401
 from testinfra.utils.ansible_runner import get_ansible_config, get_ansible_host
 
 CONNECT_TIMEOUT = 10  # seconds to establish a connection to a node

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,9 @@ from kubespray_verify.errors import VerifyError
 from kubespray_verify.mirrors.plan import check_id, labels
 from plugins.expected_state import expected_state
 from plugins.observations import RUN_DIR, cluster_observation, mirror_run, shared
+
+if TYPE_CHECKING:
+    from kubespray_verify.mirrors.session import MirrorObservation
 
 # The mirror session (HTTP client, registry settings) is imported only by runs that select mirror checks.
 MIRRORS = pytest.StashKey["MirrorObservation"]()
