@@ -3,7 +3,8 @@
 `pytest -n` collects in every worker; with this cache the first worker
 resolves and the others read its answer (a file lock keeps them from
 resolving side by side). A change to any inventory file, vars file, extra
-vars file, Kubespray default, option or the ansible-core version gives a new key.
+vars file, Kubespray default, option, the ansible-core version or Ansible's
+own configuration (ansible.cfg, ANSIBLE_* variables) gives a new key.
 A dynamic inventory (a script, an inventory plugin's config) answers what its
 content cannot tell: it is resolved every run, and nothing made from it is kept.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify import __version__
+from kubespray_verify import ansible_env  # noqa: F401  (its ANSIBLE_* settings are part of every key)
 from kubespray_verify.kubespray_tree import locate
 from kubespray_verify.model import ExpectedState
 
@@ -64,7 +66,30 @@ def input_key(
             add(ev, Path(ev[1:]).read_bytes())
     add("limit", (limit or "").encode())
     add("facts", json.dumps(node_facts or {}, sort_keys=True).encode())
+    for path in ansible_config_candidates():
+        add(f"ansible.cfg {path}", path.read_bytes())
+    add("ansible env", json.dumps(sorted((k, v) for k, v in os.environ.items() if k.startswith("ANSIBLE_"))).encode())
     return h.hexdigest()
+
+
+def ansible_config_candidates() -> list[Path]:
+    """Every ansible.cfg ansible-core may read in this process (ANSIBLE_CONFIG, ./ansible.cfg,
+    ~/.ansible.cfg, /etc/ansible/ansible.cfg), not only the first it uses: hash_behaviour,
+    inventory_ignore_extensions, vars plugins and the like change what the inventory says."""
+    candidates = []
+    from_env = os.environ.get("ANSIBLE_CONFIG")
+    if from_env:
+        path = Path(from_env).expanduser()
+        candidates.append(path / "ansible.cfg" if path.is_dir() else path)
+    candidates += [Path.cwd() / "ansible.cfg", Path("~/.ansible.cfg").expanduser(), Path("/etc/ansible/ansible.cfg")]
+    found = []
+    for path in candidates:
+        try:
+            if path.is_file() and os.access(path, os.R_OK):
+                found.append(path)
+        except OSError:
+            continue
+    return found
 
 
 def _inventory_files(src: Path) -> list[Path]:

@@ -40,3 +40,47 @@ def test_a_lookup_of_other_variables_is_cached(tmp_path):
                                                     "kubeadm_download_url": "{{ lookup('vars', 'site_repo') }}/k"}})
     assert kubeadm_url(inventory) == "http://127.0.0.1:8080/k"
     assert len(cached_states()) == 1
+
+
+def test_ansible_configuration_is_part_of_the_key(tmp_path, monkeypatch):
+    from kubespray_verify.expected_cache import input_key
+
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"])
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("ANSIBLE_HASH_BEHAVIOUR", raising=False)
+    args = ([str(inventory)], str(kubespray_dir()), [], None)
+    plain = input_key(*args)
+    monkeypatch.setenv("ANSIBLE_HASH_BEHAVIOUR", "merge")
+    from_env = input_key(*args)
+    monkeypatch.delenv("ANSIBLE_HASH_BEHAVIOUR")
+    assert input_key(*args) == plain
+    (work / "ansible.cfg").write_text("[defaults]\nhash_behaviour = merge\n")
+    from_cfg = input_key(*args)
+    assert len({plain, from_env, from_cfg}) == 3
+
+
+def test_an_answer_cached_under_one_ansible_configuration_is_not_served_under_another(tmp_path):
+    """hash_behaviour=merge makes an inventory's `downloads` add to Kubespray's instead of replacing them."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"],
+                                group_vars={"all": {"downloads": {"kubeadm": {"enabled": False}}}})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(KUBESPRAY_VERIFY_CACHE=str(tmp_path / "cache"), KUBESPRAY_DIR=str(kubespray_dir()))
+
+    def items(extra_env) -> set:
+        proc = subprocess.run([sys.executable, "-m", "kubespray_verify", "expected", "--inventory", str(inventory),
+                               "--format", "json"], env={**env, **extra_env}, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return {item["name"] for item in json.loads(proc.stdout)["hosts"]["node1"]["items"]}
+
+    replaced = items({})
+    merged = items({"ANSIBLE_HASH_BEHAVIOUR": "merge"})
+    assert "kubeadm" not in replaced and "kubeadm" not in merged
+    assert len(merged) > len(replaced)
+    assert items({}) == replaced
