@@ -56,3 +56,9 @@ def junit_outcomes(report: Path) -> dict[str, tuple[str, str]]:
             verdict = case.find("properties/property[@name='verdict']")
             outcomes[case.get("name", "")] = ("passed", verdict.get("value", "") if verdict is not None else "")
     return outcomes
+
+
+def sessions(lab) -> dict[str, int]:
+    """SSH connections each node's sshd has accepted so far (its log)."""
+    logs = lab.layout.logs_dir
+    return {n.name: (logs / f"{n.name}-sshd.log").read_text().count("Accepted publickey") for n in lab.nodes}

@@ -21,7 +21,7 @@ from kubespray_verify.expected_cache import resolve_cached
 from kubespray_verify.lab import artifacts
 from kubespray_verify.mirrors.session import MirrorObservation, MirrorRun
 from kubespray_verify.observe import observe
-from tests.lab.suite_run import run_suite
+from tests.lab.suite_run import run_suite, sessions
 
 pytestmark = pytest.mark.lab
 
@@ -81,12 +81,6 @@ def registry_checks(lab, vantage: str, host: str = "node1") -> list[str]:
 
 def not_passed(outcomes: dict) -> dict:
     return {k: v for k, v in outcomes.items() if v[0] != "passed"}
-
-
-def sessions(lab) -> dict[str, int]:
-    """SSH sessions each node's sshd has accepted so far (its log)."""
-    logs = lab.layout.logs_dir
-    return {n.name: (logs / f"{n.name}-sshd.log").read_text().count("Accepted publickey") for n in lab.nodes}
 
 
 def test_clean_lab_every_mirror_answers_from_the_runner_and_each_node(lab, tmp_path):

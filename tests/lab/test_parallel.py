@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab.suite_run import run_suite
+from tests.lab.suite_run import run_suite, sessions
 
 pytestmark = pytest.mark.lab
-
-
-def sessions(lab) -> dict[str, int]:
-    """SSH sessions each node's sshd has accepted so far (its log)."""
-    logs = lab.layout.logs_dir
-    return {n.name: (logs / f"{n.name}-sshd.log").read_text().count("Accepted publickey") for n in lab.nodes}
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
