@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
@@ -153,28 +154,51 @@ def resolve_cached(
     node_facts: Optional[Mapping] = None,
 ) -> ExpectedState:
     extra_vars = list(extra_vars)
-    key = _cache_key(inventory, kubespray_dir, extra_vars, limit, node_facts)
-    if key is None:
-        from kubespray_verify.expected import resolve
+
+    def fresh() -> ExpectedState:
+        from kubespray_verify.expected import resolve  # ansible-core: imported only to resolve
 
         return resolve(inventory, kubespray_dir, extra_vars, limit, node_facts)
+
+    key = _cache_key(inventory, kubespray_dir, extra_vars, limit, node_facts)
+    if key is None:
+        return fresh()
     directory = cache_dir()
-    # Private to the user, like the inventory it is made from (a files_repo URL may carry credentials).
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        # Private to the user, like the inventory it is made from (a files_repo URL may carry credentials).
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = open(directory / f"{key}.lock", "w")
+    except OSError as exc:
+        not_kept(directory, exc)
+        return fresh()
     target = directory / f"{key}.json"
-    with open(directory / f"{key}.lock", "w") as lock:
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.exists():
             try:
                 return ExpectedState.from_json(json.loads(target.read_text()))
-            except (ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError):
                 target.unlink(missing_ok=True)
-        from kubespray_verify.expected import resolve  # ansible-core: imported only to resolve
-
-        state = resolve(inventory, kubespray_dir, extra_vars, limit, node_facts)
+        state = fresh()
         if not state.outside_input:
-            write_atomically(target, json.dumps(state.to_json()))
+            try:
+                write_atomically(target, json.dumps(state.to_json()))
+            except OSError as exc:
+                not_kept(directory, exc)
     return state
+
+
+_WARNED: set = set()
+
+
+def not_kept(directory: Path, exc: OSError) -> None:
+    """The cache cannot be written: the run goes on without it, and says so once."""
+    if str(directory) in _WARNED:
+        return
+    _WARNED.add(str(directory))
+    warnings.warn(f"kubespray-verify: cache {directory} not usable ({exc.strerror or exc}); "
+                  f"nothing is kept for the next run (set KUBESPRAY_VERIFY_CACHE to a writable directory)",
+                  stacklevel=3)
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -197,7 +221,7 @@ def connection_specs_cached(
     """Each host's connection variables, kept beside the expected state when the inventory writes them
     literally (no templating, no password): the same inventory content then gives the same values,
     and a run whose expected state is cached needs no ansible-core at all."""
-    from kubespray_verify.transport import connection_specs
+    from kubespray_verify.transport import CONNECTION_VARS, connection_specs
 
     extra_vars = list(extra_vars)
     key = _cache_key(inventory, kubespray_dir, extra_vars, limit)
@@ -205,11 +229,16 @@ def connection_specs_cached(
         return connection_specs(inventory, extra_vars, limit)[0]
     target = cache_dir() / f"{key}.connections.json"
     try:
-        return json.loads(target.read_text())
-    except (OSError, ValueError):
+        kept = json.loads(target.read_text())
+        if kept.get("vars") == list(CONNECTION_VARS):  # read with the variables this version reads
+            return kept["hosts"]
+    except (OSError, ValueError, AttributeError, KeyError):
         pass
     specs, literal = connection_specs(inventory, extra_vars, limit)
     if literal:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomically(target, json.dumps(specs, sort_keys=True))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_atomically(target, json.dumps({"vars": list(CONNECTION_VARS), "hosts": specs}, sort_keys=True))
+        except OSError as exc:
+            not_kept(target.parent, exc)
     return specs

@@ -84,3 +84,15 @@ def test_an_answer_cached_under_one_ansible_configuration_is_not_served_under_an
     assert "kubeadm" not in replaced and "kubeadm" not in merged
     assert len(merged) > len(replaced)
     assert items({}) == replaced
+
+
+def test_a_cache_that_cannot_be_written_is_done_without_and_said_once(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("KUBESPRAY_VERIFY_CACHE", str(blocker / "cache"))
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"])
+    with pytest.warns(UserWarning, match="not usable") as caught:
+        first = kubeadm_url(inventory)
+        assert kubeadm_url(inventory) == first
+    assert len([w for w in caught if "not usable" in str(w.message)]) == 1
+    assert blocker.read_text() == ""
