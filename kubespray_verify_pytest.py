@@ -47,6 +47,19 @@ SHARED_SPELLINGS = {
 }
 
 
+def at_least_one(text: str) -> int:
+    """A count or a number of seconds: a whole number, 1 or more."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("kubespray-verify", "kubespray-verify (Kubespray pre-deploy checks)")
     shared = not ansible_plugin_owns_inventory()
@@ -71,14 +84,14 @@ def pytest_addoption(parser):
                     help="mirror checks also from each node, through its own proxies and registry config (default)")
     group.addoption("--no-from-nodes", dest="kv_from_nodes", action="store_false",
                     help="mirror checks from the runner only: no node is contacted for them")
-    group.addoption("--mirror-concurrency", dest="kv_mirror_concurrency", type=int,
+    group.addoption("--mirror-concurrency", dest="kv_mirror_concurrency", type=at_least_one,
                     default=DEFAULT_MIRROR_CONCURRENCY, metavar="N",
                     help=f"mirror probes at once, from the runner and on each node (default {DEFAULT_MIRROR_CONCURRENCY})")
-    group.addoption("--node-concurrency", dest="kv_concurrency", type=int, default=DEFAULT_CONCURRENCY,
+    group.addoption("--node-concurrency", dest="kv_concurrency", type=at_least_one, default=DEFAULT_CONCURRENCY,
                     metavar="N", help=f"nodes observed at once (default {DEFAULT_CONCURRENCY})")
     group.addoption("--rehash", dest="kv_rehash", action="store_true", default=False,
                     help="read every file on the nodes again, even those unchanged since an earlier run read them")
-    group.addoption("--connect-timeout", dest="kv_connect_timeout", type=int, default=DEFAULT_CONNECT_TIMEOUT,
+    group.addoption("--connect-timeout", dest="kv_connect_timeout", type=at_least_one, default=DEFAULT_CONNECT_TIMEOUT,
                     metavar="SECONDS",
                     help=f"seconds to reach a node before its checks error (default {DEFAULT_CONNECT_TIMEOUT})")
 

@@ -64,3 +64,15 @@ def test_inventory_taken_for_a_test_path_is_refused_with_the_fix(tmp_path):
     assert proc.returncode != 0
     assert f"--inventory={inventory}" in proc.stderr and "kubespray-verify check" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_count_or_timeout_below_one_is_refused_naming_the_option(tmp_path):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"])
+    for option, says in (("--node-concurrency=0", "must be 1 or more, not 0"),
+                         ("--mirror-concurrency=-2", "must be 1 or more, not -2"),
+                         ("--connect-timeout=ten", "not a whole number: 'ten'")):
+        proc = run([sys.executable, "-m", "pytest", f"--inventory={inventory}", option, "--collect-only", "-q",
+                    "-p", "no:cacheprovider"], REPO, tmp_path)
+        assert proc.returncode == 4, proc.stdout[-2000:]
+        assert f"argument {option.split('=')[0]}: {says}" in proc.stderr
+        assert "Traceback" not in proc.stderr + proc.stdout
