@@ -388,12 +388,16 @@ def _source():
     return "\n".join(prelude) + "\n" + main
 
 
-def command(request):
-    """The shell command that runs this script on a node with `request` (JSON-able)."""
+def command(request, python="python3"):
+    """The shell command that runs this script on a node with `request` (JSON-able), under `python`
+    (the node's interpreter, written as in ansible_python_interpreter)."""
     script = base64.b64encode(zlib.compress(_source().encode(), 9)).decode()
     payload = base64.b64encode(zlib.compress(json.dumps(request, sort_keys=True).encode(), 9)).decode()
-    runner = "import base64,zlib,sys;exec(compile(zlib.decompress(base64.b64decode(sys.argv[1])),'kubespray-verify-probe','exec'))"
+    # An older Python says which it is, in a line that Python 2 also reads, instead of a SyntaxError.
+    guard = ("import sys;sys.version_info<(3,8) and sys.exit('kubespray-verify needs Python 3.8 or newer on the "
+             "node: '+sys.executable+' is '+sys.version.split()[0])")
+    runner = "import base64,zlib;exec(compile(zlib.decompress(base64.b64decode(sys.argv[1])),'kubespray-verify-probe','exec'))"
     # sys.argv[1] holds the script while it is compiled; the script then reads its request from argv[1].
-    return "python3 -c \"%s\" %s %s" % (
-        runner.replace("sys.argv[1]", "sys.argv.pop(1)"), script, payload
+    return "%s -c \"%s;%s\" %s %s" % (
+        python, guard, runner.replace("sys.argv[1]", "sys.argv.pop(1)"), script, payload
     )

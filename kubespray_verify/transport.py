@@ -2,8 +2,9 @@
 
 Connection variables (`ansible_host`, `ansible_port`, `ansible_user`, key
 file, `ansible_ssh_common_args`/`ansible_ssh_extra_args` such as ProxyJump,
-become, `ansible_connection: local`) are read with ansible-core from the
-inventory, templated for each host, and handed to testinfra's own mapping
+become, `ansible_connection: local`, and `ansible_python_interpreter` for the
+probe) are read with ansible-core from the inventory, templated for each
+host, and handed to testinfra's own mapping
 (`testinfra.utils.ansible_runner.get_ansible_host`). A command's result is a
 value; a connection that cannot be made is a `NodeUnreachable` naming host
 and cause.
@@ -27,7 +28,9 @@ CONNECTION_VARS = (
     "ansible_ssh_host", "ansible_ssh_port", "ansible_ssh_user",
     "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_ssh_pass",
     "ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_become", "ansible_become_user",
+    "ansible_python_interpreter",
 )
+DEFAULT_PYTHON = "python3"  # as Ansible's interpreter discovery finds it on every supported distribution
 SECRET_VARS = ("ansible_ssh_pass",)
 TEMPLATE_MARKS = ("{{", "{%", "{#")
 
@@ -49,10 +52,11 @@ class CommandResult:
 class Node:
     """One inventory host and the testinfra backend that reaches it."""
 
-    def __init__(self, name: str, testinfra_host, description: str):
+    def __init__(self, name: str, testinfra_host, description: str, python: str = DEFAULT_PYTHON):
         self.name = name
         self._host = testinfra_host
         self.description = description  # e.g. ssh://root@10.200.0.11 (never a password)
+        self.python = python  # the interpreter the node probe runs under (ansible_python_interpreter)
 
     def run(self, command: str) -> CommandResult:
         try:
@@ -121,6 +125,13 @@ def nodes(inventory: Sequence[str], extra_vars: Sequence[str] = (), limit: Optio
     return nodes_from_specs(connection_specs(inventory, extra_vars, limit)[0], connect_timeout)
 
 
+def python_of(hostvars: Mapping) -> str:
+    """The node's Python as Ansible runs it: ansible_python_interpreter when it names one (Flatcar's
+    /opt/bin/python, a /usr/bin/python3.11), else python3 ("auto*" is Ansible's own discovery)."""
+    given = str(hostvars.get("ansible_python_interpreter") or "").strip()
+    return given if given and not given.startswith("auto") else DEFAULT_PYTHON
+
+
 def node_from_vars(name: str, hostvars: Mapping, config=None, connect_timeout: int = CONNECT_TIMEOUT) -> Node:
     hostvars = dict(hostvars)
     for key in ("ansible_port",):
@@ -148,7 +159,7 @@ def node_from_vars(name: str, hostvars: Mapping, config=None, connect_timeout: i
             description += f":{backend.host.port}"
     else:
         description = f"{backend.NAME}://{name}"
-    return Node(name, testinfra_host, description)
+    return Node(name, testinfra_host, description, python_of(hostvars))
 
 
 def run_json(node: Node, command: str) -> dict:

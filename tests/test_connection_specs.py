@@ -98,3 +98,16 @@ def test_an_inventory_plugin_config_is_dynamic_a_hosts_file_is_not(tmp_path):
     assert dynamic_source([str(static)]) is None
     assert dynamic_source([str(static.parent)]) is None
     assert dynamic_source(["node1,node2,"]) is None
+
+
+def test_the_nodes_python_is_read_and_a_cache_of_fewer_variables_is_not_trusted(tmp_path):
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"],
+                                host_vars={"node2": {"ansible_python_interpreter": "/opt/bin/python"}},
+                                with_sample=False)
+    assert specs_of(inventory)["node2"]["ansible_python_interpreter"] == "/opt/bin/python"
+    # A cache written by a version that read fewer variables holds no ansible_python_interpreter.
+    (path,) = cache_dir().glob("*.connections.json")
+    kept_hosts = json.loads(path.read_text())["hosts"]
+    path.write_text(json.dumps({h: {k: v for k, v in spec.items() if k != "ansible_python_interpreter"}
+                                for h, spec in kept_hosts.items()}))
+    assert specs_of(inventory)["node2"]["ansible_python_interpreter"] == "/opt/bin/python"

@@ -132,3 +132,17 @@ def test_unchanged_files_are_not_read_again_a_corrupted_one_is(lab, tmp_path):
     assert "read by an earlier run" in third["test_file[node1::kubeadm]"][1]
     assert rehashed["test_file[node2::kubeadm]"][0] == "failure"
     assert all("earlier run" not in rehashed[t][1] for t in file_ids)
+
+
+def test_the_probe_runs_under_the_inventorys_python(lab, tmp_path):
+    """ansible_python_interpreter is the node's Python for the probe too: one that is there passes
+    everything, one that is not errors every check naming it (and passes none)."""
+    checks = check_ids(lab)
+    named, _ = run_suite(lab, tmp_path, "-m", "images or files",
+                         extra_vars={"ansible_python_interpreter": "/usr/bin/python3.11"})
+    assert {t: named[t] for t in checks if named[t][0] != "passed"} == {}
+    missing, _ = run_suite(lab, tmp_path, "-m", "images or files",
+                           extra_vars={"ansible_python_interpreter": "/opt/bin/python"})
+    for test_id in checks:
+        outcome, message = missing[test_id]
+        assert outcome == "error" and "probe failed" in message and "/opt/bin/python" in message, (test_id, message)
