@@ -82,7 +82,11 @@ def ansible_config_candidates() -> list[Path]:
     if from_env:
         path = Path(from_env).expanduser()
         candidates.append(path / "ansible.cfg" if path.is_dir() else path)
-    candidates += [Path.cwd() / "ansible.cfg", Path("~/.ansible.cfg").expanduser(), Path("/etc/ansible/ansible.cfg")]
+    try:
+        candidates.append(Path.cwd() / "ansible.cfg")
+    except OSError:  # a working directory that no longer exists: ansible-core skips it too
+        pass
+    candidates += [Path("~/.ansible.cfg").expanduser(), Path("/etc/ansible/ansible.cfg")]
     found = []
     for path in candidates:
         try:

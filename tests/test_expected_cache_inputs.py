@@ -59,6 +59,10 @@ def test_ansible_configuration_is_part_of_the_key(tmp_path, monkeypatch):
     (work / "ansible.cfg").write_text("[defaults]\nhash_behaviour = merge\n")
     from_cfg = input_key(*args)
     assert len({plain, from_env, from_cfg}) == 3
+    # A working directory removed under the run: no ansible.cfg there, and no error.
+    (work / "ansible.cfg").unlink()
+    work.rmdir()
+    assert input_key(*args) == plain
 
 
 def test_an_answer_cached_under_one_ansible_configuration_is_not_served_under_another(tmp_path):
