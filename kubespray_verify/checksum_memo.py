@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Mapping, Optional
 
-from kubespray_verify.expected_cache import cache_root, write_atomically
+from kubespray_verify.expected_cache import cache_root, keep
 
 MAX_ENTRIES = 5000  # per node; the oldest readings go first
 
@@ -102,7 +102,6 @@ class ChecksumMemo:
         if not self._changed:
             return
         # Private to the user: paths and checksums of the nodes' files.
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         for path in sorted(self._changed):
-            write_atomically(Path(path), json.dumps(self._loaded[path], sort_keys=True))
+            keep(Path(path), json.dumps(self._loaded[path], sort_keys=True))
         self._changed.clear()

@@ -185,10 +185,7 @@ def resolve_cached(
                 target.unlink(missing_ok=True)
         state = fresh()
         if not state.outside_input:
-            try:
-                write_atomically(target, json.dumps(state.to_json()))
-            except OSError as exc:
-                not_kept(directory, exc)
+            keep(target, json.dumps(state.to_json()))
     return state
 
 
@@ -203,6 +200,16 @@ def not_kept(directory: Path, exc: OSError) -> None:
     warnings.warn(f"kubespray-verify: cache {directory} not usable ({exc.strerror or exc}); "
                   f"nothing is kept for the next run (set KUBESPRAY_VERIFY_CACHE to a writable directory)",
                   stacklevel=3)
+
+
+def keep(path: Path, text: str) -> None:
+    """Write a cache file (its directory private to the user, the file replaced atomically); a cache
+    that cannot be written is done without, and said once."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomically(path, text)
+    except OSError as exc:
+        not_kept(path.parent, exc)
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -240,9 +247,5 @@ def connection_specs_cached(
         pass
     specs, literal = connection_specs(inventory, extra_vars, limit)
     if literal:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_atomically(target, json.dumps({"vars": list(CONNECTION_VARS), "hosts": specs}, sort_keys=True))
-        except OSError as exc:
-            not_kept(target.parent, exc)
+        keep(target, json.dumps({"vars": list(CONNECTION_VARS), "hosts": specs}, sort_keys=True))
     return specs

@@ -15,7 +15,6 @@ observation of the cluster.
 from __future__ import annotations
 
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
@@ -191,10 +190,7 @@ def observe(
         list(pool.map(lambda h: ask(h, second[h], extension.absorb_second if extension is not None else None),
                       list(second)))
     if memo is not None:
-        try:
-            memo.save()
-        except OSError as exc:
-            warnings.warn(f"checksums read this run not kept for the next: {exc}", stacklevel=1)
+        memo.save()
     cluster = ClusterObservation(final, results)
     if extension is not None:
         cluster.mirrors = extension.finish(final, {h: obs.error for h, obs in results.items()}).to_json()

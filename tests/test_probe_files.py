@@ -174,6 +174,17 @@ def test_an_unreadable_memo_is_an_empty_one(tmp_path):
         assert ChecksumMemo(tmp_path).request("node1", "local://node1", [{"path": "/a", "algo": "sha256"}]) == {}
 
 
+def test_a_memo_that_cannot_be_written_is_said_and_the_run_goes_on(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    memo = ChecksumMemo(blocker / "checksums")
+    memo.record("node1", "local://node1", {"machine_id": "m1", "files": {
+        "/a": {"id": [1], "checksum": "sha256:aa", "settled": True}}})
+    with pytest.warns(UserWarning, match="not usable"):
+        memo.save()
+    assert blocker.read_text() == ""
+
+
 def test_a_file_written_while_it_is_read_is_unverifiable_not_judged(files, monkeypatch):
     base, _ = files
     path = base / "small"
