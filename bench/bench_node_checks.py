@@ -92,17 +92,20 @@ def bench_expected(lab, path: Path) -> int:
     Returns the bytes every contender that reads all files reads in one run."""
     from kubespray_verify.observe import installed_path
 
+    def on_node(host: str, path: str) -> Path:
+        return lab.layout.node_dir(host) / "fs" / path.lstrip("/")
+
     data = lab.expected.to_json()
     for host, exp in lab.expected.hosts.items():
         installed = []
         for item in exp.items:
             where = installed_path(exp, item) if item.kind == "file" else None
-            if where and lab.layout.node_dir(host).joinpath("fs", where.lstrip("/")).exists():
+            if where and on_node(host, where).exists():
                 installed.append({"name": f"{item.name}@bin_dir", "kind": "file", "dest": where,
                                   "checksum": item.checksum, "mode": None})
         data["hosts"][host]["items"].extend(installed)
     path.write_text(json.dumps(data))
-    return sum(lab.layout.node_dir(host).joinpath("fs", item["dest"].lstrip("/")).stat().st_size
+    return sum(on_node(host, item["dest"]).stat().st_size
                for host, exp in data["hosts"].items() for item in exp["items"] if item["kind"] == "file")
 
 

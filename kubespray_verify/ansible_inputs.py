@@ -16,7 +16,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify.errors import InventoryError, UsageError
-from kubespray_verify.sources import check_sources  # noqa: F401  (part of this module's interface)
+from kubespray_verify.sources import check_sources
 from kubespray_verify.yaml_check import YAML_SUFFIXES, check_inventory_tree
 
 from ansible.errors import AnsibleError  # noqa: E402

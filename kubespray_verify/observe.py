@@ -204,7 +204,7 @@ def _assumed_facts(host: HostExpectation) -> dict:
 def _run_probe(node, request: dict) -> dict:
     from kubespray_verify.transport import run_json
 
-    answer = run_json(node, node_probe.command(request, python=getattr(node, "python", "python3")))
+    answer = run_json(node, node_probe.command(request, python=node.python))
     if answer.get("probe") != node_probe.PROBE_VERSION:
         raise VerifyError(f"{node.name}: unexpected probe answer version {answer.get('probe')!r}")
     return answer
