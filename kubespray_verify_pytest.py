@@ -16,10 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-# Kept in step with kubespray_verify.observe / .transport / .mirrors.runner (not imported: this module stays light).
-DEFAULT_CONCURRENCY = 32
-DEFAULT_CONNECT_TIMEOUT = 10
-DEFAULT_MIRROR_CONCURRENCY = 8  # kubespray_verify.mirrors.runner.DEFAULT_CONCURRENCY
+from kubespray_verify import defaults
 
 INVENTORY_HELP = (
     "Ansible inventory: file (YAML/INI) or directory, with group_vars/ and host_vars/ beside it; "
@@ -85,15 +82,15 @@ def pytest_addoption(parser):
     group.addoption("--no-from-nodes", dest="kv_from_nodes", action="store_false",
                     help="mirror checks from the runner only: no node is contacted for them")
     group.addoption("--mirror-concurrency", dest="kv_mirror_concurrency", type=at_least_one,
-                    default=DEFAULT_MIRROR_CONCURRENCY, metavar="N",
-                    help=f"mirror probes at once, from the runner and on each node (default {DEFAULT_MIRROR_CONCURRENCY})")
-    group.addoption("--node-concurrency", dest="kv_concurrency", type=at_least_one, default=DEFAULT_CONCURRENCY,
-                    metavar="N", help=f"nodes observed at once (default {DEFAULT_CONCURRENCY})")
+                    default=defaults.MIRROR_CONCURRENCY, metavar="N",
+                    help=f"mirror probes at once, from the runner and on each node (default {defaults.MIRROR_CONCURRENCY})")
+    group.addoption("--node-concurrency", dest="kv_concurrency", type=at_least_one, default=defaults.NODE_CONCURRENCY,
+                    metavar="N", help=f"nodes observed at once (default {defaults.NODE_CONCURRENCY})")
     group.addoption("--rehash", dest="kv_rehash", action="store_true", default=False,
                     help="read every file on the nodes again, even those unchanged since an earlier run read them")
-    group.addoption("--connect-timeout", dest="kv_connect_timeout", type=at_least_one, default=DEFAULT_CONNECT_TIMEOUT,
+    group.addoption("--connect-timeout", dest="kv_connect_timeout", type=at_least_one, default=defaults.NODE_CONNECT_TIMEOUT,
                     metavar="SECONDS",
-                    help=f"seconds to reach a node before its checks error (default {DEFAULT_CONNECT_TIMEOUT})")
+                    help=f"seconds to reach a node before its checks error (default {defaults.NODE_CONNECT_TIMEOUT})")
 
 
 def inventory_option(config) -> list[str]:

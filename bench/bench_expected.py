@@ -51,7 +51,7 @@ def timed(fn):
 
 def suite(inventory: Path, cache: Path):
     env = dict(os.environ, KUBESPRAY_VERIFY_CACHE=str(cache), KUBESPRAY_DIR=str(kubespray_dir()))
-    proc = subprocess.run([sys.executable, "-m", "kubespray_verify.cli", "expected", "-i", str(inventory)],
+    proc = subprocess.run([sys.executable, "-m", "kubespray_verify", "expected", "-i", str(inventory)],
                           capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)

@@ -62,7 +62,7 @@ def timed(cmd, env, cwd=ROOT, runs=1, before=None):
 
 
 def hashing(lab, node: str) -> dict:
-    from kubespray_verify import node_probe
+    from kubespray_verify.nodes.probe import script as node_probe
 
     base = lab.layout.node_dir(node) / "fs"
     paths = [str(base / item.dest.lstrip("/")) for item in lab.expected.hosts[node].items if item.kind == "file"]
@@ -90,7 +90,7 @@ def bench_expected(lab, path: Path) -> int:
     """The expected state the other contenders are handed, with the installed copies as file items.
 
     Returns the bytes every contender that reads all files reads in one run."""
-    from kubespray_verify.observe import installed_path
+    from kubespray_verify.kubespray import installed_path
 
     def on_node(host: str, path: str) -> Path:
         return lab.layout.node_dir(host) / "fs" / path.lstrip("/")
@@ -117,7 +117,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs of each contender; the fastest counts")
     parser.add_argument("--naive-runs", type=int, default=None, help="runs of the naive suite (default --runs)")
     args = parser.parse_args()
-    from kubespray_verify.lab import Lab
+    from kubespray_verify.lab.api import Lab
 
     rows = []
     for count in [int(n) for n in args.nodes.split(",")]:

@@ -2,9 +2,11 @@
 
 import pytest
 
+from kubespray_verify.verdicts.status import Status
+
 pytestmark = pytest.mark.mirrors
 
 
 def test_mirror(mirror_verdict):
-    if mirror_verdict.status != "pass":
+    if mirror_verdict.status is not Status.PASS:
         pytest.fail(mirror_verdict.message, pytrace=False)

@@ -2,6 +2,6 @@
 
 import sys
 
-from kubespray_verify.cli import main
+from kubespray_verify.cli.main import main
 
 sys.exit(main())

@@ -28,7 +28,7 @@ class CheckError(VerifyError):
 
 # --- Registries, mirrors and file repos -------------------------------------
 #
-# Raised by `http.py` and `registry.py`. Messages name the URL (never with
+# Raised by `http.transport` and `registry.client`. Messages name the URL (never with
 # credentials) and what the operator can act on; the original `requests` or
 # `ssl` exception is kept as `__cause__`.
 

@@ -1,6 +1,6 @@
 """Plain data: what a node is expected to hold.
 
-Nothing here does I/O. The resolver (`expected.py`) builds these values; the
+Nothing here does I/O. The resolver (`resolve.expected`) builds these values; the
 checks, the lab and the reports read them.
 """
 

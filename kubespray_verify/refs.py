@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from kubespray_verify.digests import normalize_digest  # noqa: F401  (part of this module's interface)
+from kubespray_verify.digests import normalize_digest
 
 DEFAULT_REGISTRY = "docker.io"
 LEGACY_REGISTRIES = frozenset({"index.docker.io"})

@@ -19,7 +19,7 @@ def pytest_configure(config):
     options = resolution_options(config)
     if not options.inventory:
         return
-    from kubespray_verify.expected_cache import resolve_cached
+    from kubespray_verify.resolve.cache import resolve_cached
 
     try:
         state = resolve_cached(*options)
@@ -50,7 +50,7 @@ def pytest_generate_tests(metafunc):
     if "download_image" in metafunc.fixturenames:
         _parametrize_items(metafunc, "download_image", lambda exp, item: item.kind == "image")
     if "installed_binary" in metafunc.fixturenames:
-        from kubespray_verify.observe import installed_path
+        from kubespray_verify.kubespray import installed_path
 
         _parametrize_items(metafunc, "installed_binary",
                            lambda exp, item: item.kind == "file" and installed_path(exp, item) is not None)

@@ -21,7 +21,7 @@ import tempfile
 import pytest
 
 from kubespray_verify.errors import VerifyError
-from kubespray_verify.observe import ClusterObservation, observe
+from kubespray_verify.nodes.observe import ClusterObservation, observe
 from kubespray_verify_pytest import inventory_option, resolution_options
 from plugins.expected_state import expected_state
 
@@ -70,15 +70,15 @@ def mirror_run(config):
 
 
 def _observe_now(config) -> ClusterObservation:
-    from kubespray_verify import transport
-    from kubespray_verify.checksum_memo import ChecksumMemo
-    from kubespray_verify.expected_cache import connection_specs_cached, resolve_cached
+    from kubespray_verify.nodes import connection
+    from kubespray_verify.nodes.checksum_memo import ChecksumMemo
+    from kubespray_verify.resolve.cache import connection_specs_cached, resolve_cached
 
     state = expected_state(config)
     options = resolution_options(config)
     try:
         specs = connection_specs_cached(*options)
-        nodes = transport.nodes_from_specs(specs, connect_timeout=config.getoption("kv_connect_timeout"))
+        nodes = connection.nodes_from_specs(specs, connect_timeout=config.getoption("kv_connect_timeout"))
     except VerifyError as exc:
         raise pytest.UsageError(str(exc)) from None
     needs = wants(config)

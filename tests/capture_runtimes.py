@@ -36,8 +36,8 @@ from tests.runtime_lab import Lab, LabUnavailable, docker_client  # noqa: E402
 
 from kubespray_verify import oci  # noqa: E402
 from kubespray_verify.refs import parse_reference  # noqa: E402
-from kubespray_verify.registry import RegistryClient  # noqa: E402
-from kubespray_verify.runtimes import NodeImage  # noqa: E402
+from kubespray_verify.registry.client import RegistryClient  # noqa: E402
+from kubespray_verify.runtimes.parsers import NodeImage  # noqa: E402
 
 FIXTURES = HERE / "data" / "runtimes"
 MIRROR_NAME = "registry.k8s.io/pause:3.10"  # the second name given to <registry>/pause:3.10

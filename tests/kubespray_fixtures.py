@@ -48,7 +48,7 @@ def with_k8s_cluster(groups: dict) -> dict:
     Kubespray's boilerplate derives k8s_cluster from kube_control_plane, kube_node and calico_rr only
     from the dynamic_groups role on; before, the sample inventory declares it.
     """
-    from kubespray_verify.kubespray_tree import locate
+    from kubespray_verify.resolve.tree import locate
 
     mappings = locate(str(kubespray_dir()), []).group_mappings
     if mappings is None or "kube_node" in mappings.get("k8s_cluster", ()):

@@ -35,12 +35,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from kubespray_verify.http import Credentials
+from kubespray_verify.http.policy import Credentials
 from kubespray_verify.lab import processes
 from kubespray_verify.lab.errors import LabError
-from kubespray_verify.lab.mirrors import registry_config
+from kubespray_verify.lab.servers import registry_config
 from kubespray_verify.lab.pki import KeyPair, make_ca, make_server_cert, write_htpasswd
-from kubespray_verify.registry import RegistryClient
+from kubespray_verify.registry.client import RegistryClient
 
 START_TIMEOUT = 10.0
 LOOPBACK = "127.0.0.1"

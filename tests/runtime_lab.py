@@ -18,7 +18,7 @@ from typing import Callable
 
 from kubespray_verify.lab import processes
 from kubespray_verify.lab.errors import LabError
-from kubespray_verify.lab.runtimes import hosts_toml
+from kubespray_verify.lab.daemons import hosts_toml
 from tests.registries import start_registry
 
 START_TIMEOUT = 30.0  # seconds for a daemon to answer

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kubespray_verify.auth import Challenge, parse_www_authenticate, preferred, repository_scope, token_from_answer
+from kubespray_verify.registry.auth import Challenge, parse_www_authenticate, preferred, repository_scope, token_from_answer
 
 CASES = {
     "distribution bearer": (

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kubespray_verify.expected import resolve
+from kubespray_verify.resolve.expected import resolve
 from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, write_inventory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def test_collects_one_test_per_host_and_item_with_an_absolute_inventory_path(tmp
 
 def test_check_command_runs_from_any_directory(tmp_path):
     inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"])
-    proc = run([sys.executable, "-m", "kubespray_verify.cli", "check", "--inventory", str(inventory),
+    proc = run([sys.executable, "-m", "kubespray_verify", "check", "--inventory", str(inventory),
                 "--collect-only", "-q"], tmp_path, tmp_path)
     names = {line.split("::", 1)[1] for line in collected_any(proc)}
     assert names == {i.split("::", 1)[1] for i in expected_ids(inventory)}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kubespray_verify.expected_cache import cache_dir, connection_specs_cached
+from kubespray_verify.resolve.cache import cache_dir, connection_specs_cached
 from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, write_inventory
 
 
@@ -65,7 +65,7 @@ def test_extra_vars_are_part_of_the_key(tmp_path):
 def test_a_dynamic_inventory_is_read_every_run(tmp_path):
     """An inventory script answers what its content cannot tell: neither its expected state nor its
     connections are kept."""
-    from kubespray_verify.expected_cache import dynamic_source, resolve_cached
+    from kubespray_verify.resolve.cache import dynamic_source, resolve_cached
 
     answer = tmp_path / "answer.json"
     script = tmp_path / "inv" / "inventory.py"
@@ -89,7 +89,7 @@ def test_a_dynamic_inventory_is_read_every_run(tmp_path):
 
 
 def test_an_inventory_plugin_config_is_dynamic_a_hosts_file_is_not(tmp_path):
-    from kubespray_verify.expected_cache import dynamic_source
+    from kubespray_verify.resolve.cache import dynamic_source
 
     plugin = tmp_path / "aws_ec2.yml"
     plugin.write_text("# hosts from the cloud\nplugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubespray_verify.expected_cache import cache_dir, resolve_cached
+from kubespray_verify.resolve.cache import cache_dir, resolve_cached
 from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, write_inventory
 
 
@@ -43,7 +43,7 @@ def test_a_lookup_of_other_variables_is_cached(tmp_path):
 
 
 def test_ansible_configuration_is_part_of_the_key(tmp_path, monkeypatch):
-    from kubespray_verify.expected_cache import input_key
+    from kubespray_verify.resolve.cache import input_key
 
     inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"])
     work = tmp_path / "work"

@@ -18,7 +18,7 @@ def run_expected(*args: str, env_extra: dict | None = None, cwd: Path | None = N
     env["KUBESPRAY_DIR"] = str(kubespray_dir())
     env.update(env_extra or {})
     env["KUBESPRAY_VERIFY_CACHE"] = str((cwd or Path("/tmp")) / ".kv-cache")
-    return subprocess.run([sys.executable, "-m", "kubespray_verify.cli", "expected", *args],
+    return subprocess.run([sys.executable, "-m", "kubespray_verify", "expected", *args],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from kubespray_verify.expected import resolve
-from kubespray_verify.kubespray_tree import locate
+from kubespray_verify.resolve.expected import resolve
+from kubespray_verify.resolve.tree import locate
 from tests.kubespray_fixtures import THREE_NODES, write_inventory
 from tests.test_expected_old_schema import old_tree
 from tests.test_expected_parity import comparable_from_ansible, comparable_from_suite, render_with_ansible

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from kubespray_verify.digests import normalize_checksum, optional_digest
-from kubespray_verify.expected import resolve
-from kubespray_verify.kubespray_tree import find_defaults_role
+from kubespray_verify.resolve.expected import resolve
+from kubespray_verify.resolve.tree import find_defaults_role
 from tests.kubespray_fixtures import (
     THREE_NODES, kubespray_dir, uncommented_offline_yml, with_k8s_cluster, write_inventory,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubespray_verify.expected import resolve
+from kubespray_verify.resolve.expected import resolve
 from tests.kubespray_fixtures import kubespray_dir, with_k8s_cluster, write_inventory
 
 

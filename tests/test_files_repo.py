@@ -5,7 +5,8 @@ import pytest
 from tests.isolation import in_empty_network_namespace
 
 from kubespray_verify import errors
-from kubespray_verify.http import NO_RETRY, Credentials, Transport, probe_file
+from kubespray_verify.http.policy import Credentials, NO_RETRY
+from kubespray_verify.http.transport import probe_file, Transport
 from tests.registries import FILES, OPERATOR, start_file_server
 
 WRONG = Credentials(OPERATOR.username, "wrong-Passw0rd")
@@ -81,7 +82,7 @@ def test_stopped_server_refuses(transport, tmp_path):
 def test_host_that_does_not_resolve():
     out = in_empty_network_namespace("""
 from kubespray_verify import errors
-from kubespray_verify.http import Transport, probe_file
+from kubespray_verify.http.transport import Transport, probe_file
 try:
     probe_file(Transport(), "https://files.kubespray-verify.invalid/kubeadm")
 except errors.VerifyError as exc:

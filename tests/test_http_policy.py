@@ -5,19 +5,17 @@ import pickle
 import pytest
 
 from kubespray_verify import errors
-from kubespray_verify.http import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_READ_TIMEOUT,
+from kubespray_verify.http.rules import bypass_proxy, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from kubespray_verify.http.policy import (
     Credentials,
+    parse_retry_after,
     ProxySettings,
     RetryPolicy,
-    Timeouts,
-    bypass_proxy,
-    parse_retry_after,
-    redact_url,
     split_userinfo,
     status_error,
+    Timeouts,
 )
+from kubespray_verify.redact import redact_url
 
 
 def test_timeouts_default_to_the_named_constants():

@@ -5,9 +5,9 @@ import base64
 import pytest
 import yaml
 
-from kubespray_verify.expected import resolve
-from kubespray_verify.http import Credentials
-from kubespray_verify.mirrors import settings as mirror_settings
+from kubespray_verify.resolve.expected import resolve
+from kubespray_verify.http.policy import Credentials
+from kubespray_verify.resolve import host_settings as mirror_settings
 from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, uncommented_offline_yml, write_inventory
 
 BOOKWORM = 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'
@@ -92,7 +92,7 @@ def test_registry_credentials_and_insecure_registries(site):
 def test_the_runners_registry_access_is_every_hosts(site):
     import dataclasses
 
-    from kubespray_verify.site import SiteSettings
+    from kubespray_verify.registry.site import SiteSettings
 
     _, found = site
     # This site sets download_validate_certs: false; with it true, only the insecure registries go unverified.

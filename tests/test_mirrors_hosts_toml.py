@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from kubespray_verify.mirrors import endpoints, hosts_toml
-from kubespray_verify.http import ProxySettings
+from kubespray_verify.http.policy import ProxySettings
 
 PATH = "/etc/containerd/certs.d/docker.io/hosts.toml"
 

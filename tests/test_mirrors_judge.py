@@ -3,7 +3,7 @@
 import pytest
 
 from kubespray_verify import errors
-from kubespray_verify.http import ProxySettings
+from kubespray_verify.http.policy import ProxySettings
 from kubespray_verify.mirrors.endpoints import Endpoint, Route
 from kubespray_verify.mirrors.judge import judge
 from kubespray_verify.mirrors.outcomes import Attempt, ProbeResult, node_error

@@ -1,10 +1,10 @@
 """Which mirror checks a run has, and how many probes they share (pure)."""
 
-from kubespray_verify.http import Credentials, ProxySettings
+from kubespray_verify.http.policy import Credentials, ProxySettings
 from kubespray_verify.mirrors import endpoints
 from kubespray_verify.mirrors.plan import RUNNER, ImageProbe, UrlProbe, build, check_id, labels
-from kubespray_verify.mirrors.repos import OsFacts
-from kubespray_verify.mirrors.settings import HostSettings
+from kubespray_verify.kubespray import OsFacts
+from kubespray_verify.resolve.host_settings import HostSettings
 from kubespray_verify.model import DownloadDelegate, ExpectedState, FileItem, HostExpectation, ImageItem
 
 REG = "10.0.0.2:5000"

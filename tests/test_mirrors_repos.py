@@ -2,7 +2,8 @@
 
 import pytest
 
-from kubespray_verify.mirrors.repos import OsFacts, applies, facts_from_os_release, probe_for, roots
+from kubespray_verify.kubespray import OsFacts, facts_from_os_release
+from kubespray_verify.mirrors.repos import applies, probe_for, roots
 
 BOOKWORM = OsFacts("Debian", "Debian", "bookworm", "12", "x86_64", "node")
 JAMMY = OsFacts("Ubuntu", "Debian", "jammy", "22", "x86_64", "node")

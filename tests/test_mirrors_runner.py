@@ -3,7 +3,7 @@
 import pytest
 
 from kubespray_verify import errors, oci
-from kubespray_verify.http import NO_RETRY, Credentials, ProxySettings
+from kubespray_verify.http.policy import Credentials, NO_RETRY, ProxySettings
 from kubespray_verify.mirrors import endpoints
 from kubespray_verify.mirrors.plan import ImageProbe, UrlProbe
 from kubespray_verify.mirrors.runner import RunnerProber

@@ -13,8 +13,10 @@ import time
 
 import pytest
 
-from kubespray_verify import errors, node_http, node_probe, oci
-from kubespray_verify.http import NO_RETRY, ProxySettings, RetryPolicy, Timeouts
+from kubespray_verify import errors, oci
+from kubespray_verify.nodes.probe import http_prober as node_http
+from kubespray_verify.nodes.probe import script as node_probe
+from kubespray_verify.http.policy import NO_RETRY, ProxySettings, RetryPolicy, Timeouts
 from kubespray_verify.mirrors import endpoints, node_side
 from kubespray_verify.mirrors.plan import ImageProbe, UrlProbe
 from kubespray_verify.oci import Platform

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from kubespray_verify import node_probe
-from kubespray_verify.checksum_memo import ChecksumMemo
+from kubespray_verify.nodes.probe import script as node_probe
+from kubespray_verify.nodes.checksum_memo import ChecksumMemo
 
 
 

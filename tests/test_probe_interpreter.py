@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from kubespray_verify import transport
+from kubespray_verify.nodes import connection
 from kubespray_verify.errors import VerifyError
-from kubespray_verify.observe import _run_probe
+from kubespray_verify.nodes.observe import _run_probe
 
 
 @pytest.mark.parametrize("given, runs", [
@@ -22,7 +22,7 @@ def test_the_interpreter_is_the_inventorys_unless_it_asks_for_discovery(given, r
     hostvars = {"ansible_connection": "local"}
     if given is not None:
         hostvars["ansible_python_interpreter"] = given
-    assert transport.node_from_vars("node1", hostvars).python == runs
+    assert connection.node_from_vars("node1", hostvars).python == runs
 
 
 def test_the_probe_runs_under_the_named_interpreter(tmp_path):
@@ -30,14 +30,14 @@ def test_the_probe_runs_under_the_named_interpreter(tmp_path):
     wrapper = tmp_path / "python"
     wrapper.write_text(f"#!/bin/sh\ntouch {used}\nexec python3 \"$@\"\n")
     wrapper.chmod(0o755)
-    node = transport.node_from_vars("node1", {"ansible_connection": "local", "ansible_python_interpreter": str(wrapper)})
+    node = connection.node_from_vars("node1", {"ansible_connection": "local", "ansible_python_interpreter": str(wrapper)})
     answer = _run_probe(node, {})
     assert answer["facts"]["architecture"] and used.exists()
 
 
 def test_a_missing_interpreter_is_named_with_the_host(tmp_path):
     missing = tmp_path / "no-such-python"
-    node = transport.node_from_vars("node7", {"ansible_connection": "local", "ansible_python_interpreter": str(missing)})
+    node = connection.node_from_vars("node7", {"ansible_connection": "local", "ansible_python_interpreter": str(missing)})
     with pytest.raises(VerifyError) as caught:
         _run_probe(node, {})
     message = str(caught.value)

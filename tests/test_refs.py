@@ -2,7 +2,8 @@
 
 import pytest
 
-from kubespray_verify.refs import Reference, normalize_digest, parse_reference
+from kubespray_verify.refs import parse_reference, Reference
+from kubespray_verify.digests import normalize_digest
 
 HEX = "4a1c4b21597c1b4415bdbecb28a3296c6b5e23ca4f9feeb599860a1dac6a0108"
 D = f"sha256:{HEX}"

@@ -5,7 +5,7 @@ import requests
 
 from kubespray_verify import errors, oci
 from kubespray_verify.oci import Platform
-from kubespray_verify.registry import RegistryClient, registry_base_url
+from kubespray_verify.registry.client import RegistryClient, registry_base_url
 
 AMD64 = oci.build_image({"bin/pause": b"pause amd64"}, Platform("amd64"))
 ARM64 = oci.build_image({"bin/pause": b"pause arm64"}, Platform("arm64", variant="v8"))

@@ -5,9 +5,9 @@ import time
 import pytest
 
 from kubespray_verify import errors, oci
-from kubespray_verify.http import Credentials
+from kubespray_verify.http.policy import Credentials
 from kubespray_verify.oci import Platform
-from kubespray_verify.registry import RegistryClient
+from kubespray_verify.registry.client import RegistryClient
 from kubespray_verify.lab.pki import make_ca
 from tests.registries import OPERATOR, READER
 

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from kubespray_verify import errors, oci
-from kubespray_verify.http import NO_RETRY, RetryPolicy, Timeouts
-from kubespray_verify.registry import RegistryClient
+from kubespray_verify.http.policy import NO_RETRY, RetryPolicy, Timeouts
+from kubespray_verify.registry.client import RegistryClient
 from tests.isolation import in_empty_network_namespace
 from tests.registries import ScriptedServer, refusing_port, unresponsive_port
 
@@ -124,8 +124,8 @@ def test_connection_refused_is_retried_then_reported():
 RAISED = textwrap.dedent("""
     import json, time
     from kubespray_verify import errors
-    from kubespray_verify.http import RetryPolicy
-    from kubespray_verify.registry import RegistryClient
+    from kubespray_verify.http.transport import RetryPolicy
+    from kubespray_verify.registry.client import RegistryClient
     started = time.monotonic()
     try:
         {call}

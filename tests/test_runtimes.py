@@ -18,7 +18,7 @@ import pytest
 from tests.capture_runtimes import CRI_IMAGES, CRI_RESPONSE, CRI_RETAGGED, IMAGES, LISTINGS, child, facts
 from tests.cri import decode_list_images_response, images_from_crictl_json, render_crictl_json
 from kubespray_verify.refs import parse_reference
-from kubespray_verify.runtimes import (
+from kubespray_verify.runtimes.parsers import (
     NodeImage,
     parse_crictl_images,
     parse_ctr_images,

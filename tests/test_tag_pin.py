@@ -6,9 +6,9 @@ import pytest
 from kubespray_verify import oci
 from kubespray_verify.model import ImageItem
 from kubespray_verify.oci import Platform
-from kubespray_verify.registry_evidence import RegistryEvidence
-from kubespray_verify.site import SiteSettings
-from kubespray_verify.tag_pin import WHOLE, describe, pin_in_tag
+from kubespray_verify.registry.evidence import RegistryEvidence
+from kubespray_verify.registry.site import SiteSettings
+from kubespray_verify.registry.tags import WHOLE, describe, pin_in_tag
 
 A, B, C = "sha256:" + "a" * 64, "sha256:" + "b" * 64, "sha256:" + "c" * 64
 INDEX = {"digest": A, "media_type": oci.OCI_INDEX, "platforms": {"linux/amd64": B, "linux/arm64": C}}

@@ -11,8 +11,9 @@ from tests.capture_runtimes import IMAGES, MIRROR_NAME, RETAGGED, child
 from kubespray_verify.oci import Index
 from kubespray_verify.model import FileItem, ImageItem
 from kubespray_verify.refs import parse_reference
-from kubespray_verify.runtimes import NodeImage, parse_crictl_images
-from kubespray_verify.verdicts import ObservedFile, RegistryFacts, Status, Verdict, file_verdict, image_verdict
+from kubespray_verify.runtimes.parsers import NodeImage, parse_crictl_images
+from kubespray_verify.verdicts.node import ObservedFile, RegistryFacts, file_verdict, image_verdict
+from kubespray_verify.verdicts.status import Status, Verdict
 from tests.test_runtimes import META, crictl_sample, listing
 
 R = META["registry"]

@@ -18,16 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from kubespray_verify.lab import (artifacts, cleanup, deploy, drift, images, inventory, layout as layouts, mirrors,
-                                  netns, nodes as node_ops, pki as pki_ops, processes, state as states)
+from kubespray_verify.lab import (artifacts, cleanup, deploy, drift, images, inventory, layout as layouts,
+                                  netns, nodes as node_ops, pki as pki_ops, processes, servers,
+                                  state as states)
 from kubespray_verify.lab.errors import LabError
 from kubespray_verify.lab.layout import RUNTIMES, Layout
 from kubespray_verify.lab.nodes import Node
 from kubespray_verify.lab.overrides import checksum_vars
-from kubespray_verify.lab.runtimes import RegistryAccess
+from kubespray_verify.lab.daemons import RegistryAccess
 from kubespray_verify.lab.state import ImageRecord, LabState
 from kubespray_verify.model import ExpectedState, FileItem, ImageItem
-from kubespray_verify.registry import RegistryClient
+from kubespray_verify.registry.client import RegistryClient
 
 DEFAULT_PREFIX = "kvlab"
 PARALLEL_NODES = 8  # nodes deployed side by side
@@ -180,11 +181,11 @@ class Lab:
         if any(r.role == role and processes.alive(r) for r in self.state.processes):
             return
         self.state.processes = [r for r in self.state.processes if r.role != role]
-        self._record([mirrors.start_one(self.layout, pki_ops.load(self.layout.pki_dir), name)])
+        self._record([servers.start_one(self.layout, pki_ops.load(self.layout.pki_dir), name)])
 
     def _mirror_record(self, name: str) -> processes.ProcessRecord:
-        if name not in mirrors.MIRRORS:
-            raise LabError(f"lab {self.prefix} has no mirror {name!r} (mirrors: {', '.join(mirrors.MIRRORS)})")
+        if name not in servers.MIRRORS:
+            raise LabError(f"lab {self.prefix} has no mirror {name!r} (mirrors: {', '.join(servers.MIRRORS)})")
         for record in self.state.processes:
             if record.role == f"hub/{name}" and processes.alive(record):
                 return record
@@ -199,7 +200,7 @@ class Lab:
 
         pki = pki_ops.create(layout.pki_dir, [layout.hub_ip], f"kubespray-verify {layout.prefix}")
         ssh_key = _ssh_key(layout)
-        self._record(mirrors.start_all(layout, pki))
+        self._record(servers.start_all(layout, pki))
         step(f"mirrors up in {layout.hub_netns}: registry {layout.registry_host}, "
              f"secure registry {layout.secure_registry_host}, files_repo {layout.files_repo}")
 
@@ -243,7 +244,7 @@ class Lab:
         self.state.save(self.layout)
 
     def _resolve(self) -> ExpectedState:
-        from kubespray_verify.expected import resolve
+        from kubespray_verify.resolve.expected import resolve
 
         # The nodes run on this machine's kernel: these are their facts.
         facts = {n.name: {"architecture": platform.machine(), "system": platform.system()} for n in self.nodes}
@@ -392,7 +393,7 @@ def _kubespray_dir(given: Optional[str]) -> str:
     path = given or os.environ.get("KUBESPRAY_DIR")
     if not path:
         raise LabError("the lab needs a Kubespray tree: give --kubespray-dir or set KUBESPRAY_DIR")
-    from kubespray_verify.kubespray_tree import locate
+    from kubespray_verify.resolve.tree import locate
 
     return str(locate(path, []).root)
 

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from kubespray_verify.lab.nodes import Node
-from kubespray_verify.lab.runtimes import RUNTIMES, RegistryAccess
+from kubespray_verify.lab.daemons import RUNTIMES, RegistryAccess
 from kubespray_verify.model import FileItem, HostExpectation, ImageItem
 
 BIN_DIR = "/usr/local/bin"

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Optional
 from kubespray_verify.lab import artifacts, deploy, images, netns, pki as pki_ops
 from kubespray_verify.lab.errors import LabError
 from kubespray_verify.lab.nodes import Node
-from kubespray_verify.lab.runtimes import RUNTIMES, RegistryAccess
+from kubespray_verify.lab.daemons import RUNTIMES, RegistryAccess
 from kubespray_verify.lab.state import DriftRecord
 from kubespray_verify.model import FileItem, ImageItem
-from kubespray_verify.registry import RegistryClient
+from kubespray_verify.registry.client import RegistryClient
 
 if TYPE_CHECKING:
     from kubespray_verify.lab.api import Lab

@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 from kubespray_verify.lab.errors import LabError
 from kubespray_verify.lab.layout import Layout
 from kubespray_verify.lab.processes import COMMAND_TIMEOUT, ProcessRecord, run, listening, start, wait_until
-from kubespray_verify.lab.runtimes import RUNTIMES, RegistryAccess
+from kubespray_verify.lab.daemons import RUNTIMES, RegistryAccess
 
 SSH_PORT = 22
 # Directories (and one file) each node has to itself, bound over the host's.

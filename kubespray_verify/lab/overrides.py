@@ -19,7 +19,7 @@ import jinja2
 import jinja2.meta
 import yaml
 
-from kubespray_verify.kubespray_tree import locate
+from kubespray_verify.resolve.tree import locate
 from kubespray_verify.lab.errors import LabError
 
 

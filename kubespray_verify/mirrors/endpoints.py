@@ -20,7 +20,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Union
 
-from kubespray_verify.http_model import Credentials, ProxySettings
+from kubespray_verify.http.policy import Credentials, ProxySettings
 from kubespray_verify.mirrors import hosts_toml
 from kubespray_verify.mirrors.hosts_toml import HeaderRef, RegistryHosts
 

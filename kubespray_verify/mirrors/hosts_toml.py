@@ -34,7 +34,6 @@ except ImportError:  # Python 3.10
     except ImportError:
         tomllib = None  # type: ignore[assignment]
 
-DEFAULT_CERTS_DIR = "/etc/containerd/certs.d"
 DEFAULT_DIR = "_default"
 DOCKER_HUB_API = "registry-1.docker.io"
 ALL_CAPABILITIES = ("pull", "resolve", "push")

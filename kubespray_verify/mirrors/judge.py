@@ -10,7 +10,7 @@ not be built). Messages name URLs without credentials.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from kubespray_verify import errors
@@ -19,22 +19,8 @@ from kubespray_verify.mirrors.endpoints import INSECURE_TLS
 from kubespray_verify.mirrors.outcomes import ProbeResult
 from kubespray_verify.mirrors.plan import RUNNER, CheckPlan, ImageProbe, Part
 from kubespray_verify.oci import INDEX_TYPES
-from kubespray_verify.tag_pin import WHOLE, describe, pin_in_tag
-from kubespray_verify.verdicts import Status
-
-
-@dataclass(frozen=True)
-class MirrorVerdict:
-    status: str  # pass | fail | error | skip
-    message: str
-    warnings: tuple[str, ...] = field(default=())
-
-    def to_json(self) -> dict:
-        return {"status": self.status, "message": self.message, "warnings": list(self.warnings)}
-
-    @classmethod
-    def from_json(cls, data: Mapping) -> "MirrorVerdict":
-        return cls(data["status"], data["message"], tuple(data.get("warnings", ())))
+from kubespray_verify.registry.tags import WHOLE, describe, pin_in_tag
+from kubespray_verify.verdicts.status import Status, Verdict
 
 
 @dataclass(frozen=True)
@@ -44,13 +30,13 @@ class _PartVerdict:
     warnings: tuple[str, ...] = ()
 
 
-def judge(plan: CheckPlan, results: Mapping[object, ProbeResult]) -> MirrorVerdict:
+def judge(plan: CheckPlan, results: Mapping[object, ProbeResult]) -> Verdict:
     where = "the runner" if plan.vantage == RUNNER else plan.vantage
     if plan.skip is not None and not plan.parts:
-        return MirrorVerdict("skip", plan.skip)
+        return Verdict(Status.SKIP, plan.skip)
     verdicts = [_part(plan, p, results.get(p.probe) if p.probe is not None else None, where) for p in plan.parts]
     if not verdicts:
-        return MirrorVerdict("skip", f"{plan.label}: nothing to probe from {where}")
+        return Verdict(Status.SKIP, f"{plan.label}: nothing to probe from {where}")
     for status in (Status.FAIL, Status.ERROR):
         if any(v.status == status for v in verdicts):
             break
@@ -58,7 +44,8 @@ def judge(plan: CheckPlan, results: Mapping[object, ProbeResult]) -> MirrorVerdi
         status = Status.PASS
     shown = [v for v in verdicts if v.status == status] if status != Status.PASS else verdicts
     warnings = tuple(dict.fromkeys(w for v in verdicts for w in v.warnings))
-    return MirrorVerdict(status.value, f"{plan.label} from {where}: " + " | ".join(v.message for v in shown), warnings)
+    return Verdict(status, f"{plan.label} from {where}: " + " | ".join(v.message for v in shown),
+                   warnings=warnings)
 
 
 def _part(plan: CheckPlan, part: Part, result: Optional[ProbeResult], where: str) -> _PartVerdict:

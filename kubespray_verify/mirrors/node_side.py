@@ -14,7 +14,7 @@ import json
 from typing import Mapping, Optional
 
 from kubespray_verify import oci
-from kubespray_verify.http_model import ProxySettings, RetryPolicy, Timeouts
+from kubespray_verify.http.policy import ProxySettings, RetryPolicy, Timeouts
 from kubespray_verify.mirrors.endpoints import Endpoint
 from kubespray_verify.mirrors.outcomes import Attempt, ProbeResult, node_error
 from kubespray_verify.mirrors.plan import ImageProbe, Probe, UrlProbe

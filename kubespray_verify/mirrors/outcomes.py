@@ -4,7 +4,7 @@ A probe tries one or more places in order (a repo's InRelease then Release,
 a containerd node's mirrors then its server) and stops at the first that
 answers. Each try is an `Attempt`: where (a URL without credentials), and
 either what it answered or the `errors.EndpointError` it ended with. The
-runner builds attempts from `http.py`/`registry.py` answers and exceptions;
+runner builds attempts from `http.transport`/`registry.client` answers and exceptions;
 `node_error` builds the same from the node probe's raw records, with the same
 error classes and messages, so verdicts read alike from every vantage point.
 """
@@ -87,7 +87,7 @@ class ProbeResult:
 
 def node_error(record: Mapping, subject: str, url: str, had_credentials: bool = False) -> Optional[errors.EndpointError]:
     """The error a node's raw request record ends with, or None when it got an answer below 400."""
-    from kubespray_verify.http_model import status_error
+    from kubespray_verify.http.policy import status_error
     from kubespray_verify.redact import redact_url
 
     url = redact_url(url)

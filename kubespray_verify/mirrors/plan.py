@@ -17,14 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping, Optional, Union
 
-from kubespray_verify.http_model import Credentials, ProxySettings, redact_url, split_userinfo
+from kubespray_verify.http.policy import Credentials, ProxySettings, split_userinfo
+from kubespray_verify.redact import redact_url
 from kubespray_verify.mirrors import repos
 from kubespray_verify.mirrors.endpoints import Route, Verify
 from kubespray_verify.model import ExpectedState, FileItem, HostExpectation, ImageItem
 from kubespray_verify.refs import parse_reference
 
 if TYPE_CHECKING:  # the settings come from ansible-core; planning only reads them
-    from kubespray_verify.mirrors.settings import HostSettings
+    from kubespray_verify.resolve.host_settings import HostSettings
 
 RUNNER = "runner"
 

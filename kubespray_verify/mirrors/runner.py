@@ -2,7 +2,7 @@
 
 Files and repos go through `http.probe_file` (HEAD, or a one-byte GET where
 HEAD is refused); images through `RegistryClient` (`GET /v2/` once per
-endpoint, the auth challenge, then `tag_pin.resolve_tag`: `HEAD` of the
+endpoint, the auth challenge, then `registry.tags.resolve_tag`: `HEAD` of the
 manifest with the Accept list, and a GET of the index document when it is
 one, to list its platforms; never a blob). Clients and transports are shared
 by the probes that use the same endpoint, so an endpoint's ping and token are
@@ -16,19 +16,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Optional
 
-from kubespray_verify import errors
-from kubespray_verify.http import RetryPolicy, Timeouts, Transport, probe_file
+from kubespray_verify import defaults, errors
+from kubespray_verify.http.policy import RetryPolicy, Timeouts
+from kubespray_verify.http.transport import probe_file, Transport
 from kubespray_verify.mirrors.endpoints import Endpoint
 from kubespray_verify.mirrors.outcomes import Attempt, ProbeResult
 from kubespray_verify.mirrors.plan import ImageProbe, Probe, UrlProbe
-from kubespray_verify.registry import RegistryClient
-from kubespray_verify.tag_pin import resolve_tag
+from kubespray_verify.registry.client import RegistryClient
+from kubespray_verify.registry.tags import resolve_tag
 
-DEFAULT_CONCURRENCY = 8  # probes at once, from the runner and on each node
 
 
 class RunnerProber:
-    def __init__(self, concurrency: int = DEFAULT_CONCURRENCY, timeout: Timeouts = Timeouts(),
+    def __init__(self, concurrency: int = defaults.MIRROR_CONCURRENCY, timeout: Timeouts = Timeouts(),
                  retry: RetryPolicy = RetryPolicy()):
         self.concurrency = max(1, concurrency)
         self.timeout = timeout

@@ -1,6 +1,6 @@
 """One run's mirror checks: the runner's probes beside the nodes' round trips, verdicts for every check.
 
-With nodes (`--from-nodes`) the mirror probes ride in observe.py's round
+With nodes (`--from-nodes`) the mirror probes ride in nodes.observe's round
 trips, as the file hashes do: round one carries each node's probes as far as
 they can be planned before the node has answered (the architecture assumed
 so far, the OS facts the inventory gives, for containerd the hosts.toml that
@@ -25,19 +25,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
+from kubespray_verify import defaults
 from kubespray_verify.errors import VerifyError
-from kubespray_verify.http_model import RetryPolicy, Timeouts, describe_verify
-from kubespray_verify.mirrors import endpoints, node_side, plan as plans, settings as host_settings
-from kubespray_verify.mirrors.judge import MirrorVerdict, judge
+from kubespray_verify.http.policy import RetryPolicy, Timeouts, describe_verify
+from kubespray_verify.mirrors import endpoints, node_side, plan as plans
+from kubespray_verify.resolve import host_settings
+from kubespray_verify.mirrors.judge import judge
 from kubespray_verify.mirrors.plan import RUNNER, CheckPlan, Probe
-from kubespray_verify.mirrors.runner import DEFAULT_CONCURRENCY, RunnerProber
-from kubespray_verify.mirrors.settings import HostSettings
+from kubespray_verify.mirrors.runner import RunnerProber
+from kubespray_verify.resolve.host_settings import HostSettings
 from kubespray_verify.model import ExpectedState
+from kubespray_verify.verdicts.status import Status, Verdict
 
 
 @dataclass
 class MirrorObservation:
-    verdicts: dict[str, MirrorVerdict] = field(default_factory=dict)  # check id → verdict
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # check id → verdict
     stats: dict[str, dict] = field(default_factory=dict)  # vantage → checks, probes, requests, rounds, seconds
 
     def to_json(self) -> dict:
@@ -45,7 +48,7 @@ class MirrorObservation:
 
     @classmethod
     def from_json(cls, data: Mapping) -> "MirrorObservation":
-        return cls({k: MirrorVerdict.from_json(v) for k, v in data.get("verdicts", {}).items()},
+        return cls({k: Verdict.from_json(v) for k, v in data.get("verdicts", {}).items()},
                    dict(data.get("stats", {})))
 
 
@@ -98,7 +101,7 @@ class MirrorRun:
 
     def __init__(self, inventory: Sequence[str], kubespray_dir: Optional[str], extra_vars: Sequence[str] = (),
                  limit: Optional[str] = None, *, ca_bundle: Optional[str] = None,
-                 concurrency: int = DEFAULT_CONCURRENCY, timeout: Timeouts = Timeouts(),
+                 concurrency: int = defaults.MIRROR_CONCURRENCY, timeout: Timeouts = Timeouts(),
                  retry: RetryPolicy = RetryPolicy()):
         self.args = (list(inventory), kubespray_dir, list(extra_vars), limit)
         self.ca_bundle = ca_bundle
@@ -116,7 +119,7 @@ class MirrorRun:
         self._final_settings: dict[str, HostSettings] = {}
         self._broken: Optional[str] = None  # why no mirror check can be made (bad input)
 
-    # -- observe.py's hooks ------------------------------------------------------
+    # -- nodes.observe's hooks ------------------------------------------------------
     def begin(self, state: ExpectedState) -> None:
         """Before round one: plan with what is known, start the runner's probes.
 
@@ -188,12 +191,12 @@ class MirrorRun:
 
     def finish(self, state: ExpectedState, node_errors: Mapping[str, Optional[str]]) -> MirrorObservation:
         if self._broken:
-            return MirrorObservation({plans.check_id(v, label): MirrorVerdict("error", self._broken)
+            return MirrorObservation({plans.check_id(v, label): Verdict(Status.ERROR, self._broken)
                                       for v, label in plans.labels(state, from_nodes=True)})
         observation = self._finish_runner()
         for vantage, label in plans.labels(state, from_nodes=True):
             if vantage != RUNNER and node_errors.get(vantage):
-                observation.verdicts[plans.check_id(vantage, label)] = MirrorVerdict(
+                observation.verdicts[plans.check_id(vantage, label)] = Verdict(
                     "error", f"{label} from {vantage}: {node_errors[vantage]}")
         settings = self._final_settings
         for host, share in self._nodes.items():
@@ -286,7 +289,7 @@ class MirrorRun:
         results = share.complete([p.probe for c in checks.values() for p in c.parts if p.probe])
         for check in checks.values():
             if share.error:
-                observation.verdicts[check.id] = MirrorVerdict("error", f"{check.label}: {share.error}")
+                observation.verdicts[check.id] = Verdict(Status.ERROR, f"{check.label}: {share.error}")
             else:
                 observation.verdicts[check.id] = judge(check, results)
         share.prober.close()

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 import paramiko
 
-from kubespray_verify.registry import RegistryClient
-from kubespray_verify.runtimes import NodeImage, parse_ctr_images, parse_docker_inspect, parse_podman_images
+from kubespray_verify.registry.client import RegistryClient
+from kubespray_verify.runtimes.parsers import NodeImage, parse_ctr_images, parse_docker_inspect, parse_podman_images
 
 SSH_TIMEOUT = 5.0
 # The node's runtime (Kubespray's container_manager) -> the command listing its images, and its parser.

@@ -11,7 +11,7 @@ from tests.kubespray_fixtures import kubespray_dir
 
 def start_lab(prefix: str, **options):
     from kubespray_verify.errors import VerifyError
-    from kubespray_verify.lab import Lab
+    from kubespray_verify.lab.api import Lab
 
     try:
         return Lab.up(prefix, kubespray_dir=str(kubespray_dir()), **options)

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kubespray_verify.cli", "lab", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "kubespray_verify", "lab", *args], capture_output=True,
                           text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
 
 

@@ -143,7 +143,7 @@ def test_node_unreachable_and_back(lab, drift):
 
 def test_cli_drift_and_undo(lab):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "kubespray_verify.cli", "lab", *args, "--prefix", lab.prefix],
+        return subprocess.run([sys.executable, "-m", "kubespray_verify", "lab", *args, "--prefix", lab.prefix],
                               capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                               timeout=60)
 

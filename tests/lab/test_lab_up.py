@@ -108,7 +108,7 @@ def test_secure_registry_holds_the_same_images(lab):
 def test_inventory_resolved_from_scratch_points_kubespray_at_the_lab(lab, tmp_path):
     """A fresh `kubespray-verify expected` on the lab's inventory: every URL is served with its checksum."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "KUBESPRAY_VERIFY_CACHE": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "kubespray_verify.cli", "expected", "--inventory",
+    out = subprocess.run([sys.executable, "-m", "kubespray_verify", "expected", "--inventory",
                           str(lab.inventory_dir), "--kubespray-dir", lab.kubespray_dir],
                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=True).stdout
     resolved = json.loads(out)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kubespray_verify.lab import netns, processes, teardown
+from kubespray_verify.lab import netns, processes
+from kubespray_verify.lab.cleanup import teardown
 from kubespray_verify.lab.layout import lab_home
 from tests.kubespray_fixtures import kubespray_dir
 from tests.lab.start import start_lab
@@ -57,7 +58,7 @@ def test_up_twice_then_down_twice_leaves_nothing_and_spares_other_labs(lab):
 def test_down_after_a_killed_up_leaves_nothing():
     prefix = f"kv{os.getpid()}k"
     env = {**os.environ, "PYTHONPATH": str(REPO), "KUBESPRAY_DIR": str(kubespray_dir())}
-    up = subprocess.Popen([sys.executable, "-m", "kubespray_verify.cli", "lab", "up", "--prefix", prefix,
+    up = subprocess.Popen([sys.executable, "-m", "kubespray_verify", "lab", "up", "--prefix", prefix,
                            "--nodes", "2"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state_file = lab_home(prefix) / "state.json"
     deadline = time.monotonic() + KILL_TIMEOUT
@@ -74,7 +75,7 @@ def test_down_after_a_killed_up_leaves_nothing():
     pids = [r["pid"] for r in recorded] + [p for ns in netns.lab_namespaces(prefix) for p in netns.namespace_pids(ns)]
     state = json.loads(state_file.read_text())
     assert state["phase"] == "starting" and pids
-    down = subprocess.run([sys.executable, "-m", "kubespray_verify.cli", "lab", "down", "--prefix", prefix],
+    down = subprocess.run([sys.executable, "-m", "kubespray_verify", "lab", "down", "--prefix", prefix],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
     assert leftovers(prefix, pids) == NOTHING

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubespray_verify import transport
-from kubespray_verify.expected_cache import resolve_cached
+from kubespray_verify.nodes import connection
+from kubespray_verify.resolve.cache import resolve_cached
 from kubespray_verify.lab import artifacts
 from kubespray_verify.mirrors.session import MirrorObservation, MirrorRun
-from kubespray_verify.observe import observe
+from kubespray_verify.nodes.observe import observe
 from tests.lab.suite_run import run_suite, sessions
 
 pytestmark = pytest.mark.lab
@@ -64,7 +64,7 @@ def mirror_verdicts(lab, tmp_path: Path, extra_vars: dict | None = None, from_no
     state = resolve_cached(inventory, lab.kubespray_dir, extra, node_facts=facts) if extra else lab.expected
     run = MirrorRun(inventory, lab.kubespray_dir, extra, ca_bundle=ca)
     if from_nodes:
-        nodes = transport.nodes(inventory, extra, connect_timeout=3)
+        nodes = connection.nodes(inventory, extra, connect_timeout=3)
         cluster = observe(state, nodes, reresolve=lambda _: state, wants=frozenset(), extension=run)
         observation = MirrorObservation.from_json(cluster.mirrors)
     else:
@@ -247,8 +247,8 @@ def test_a_name_that_does_not_resolve_on_a_node(lab):
     """On the node itself (its namespace has no route out: the lookup fails there, nothing leaves the lab)."""
     import json
 
-    from kubespray_verify import node_probe
-    from kubespray_verify.http import NO_RETRY, ProxySettings, Timeouts
+    from kubespray_verify.nodes.probe import script as node_probe
+    from kubespray_verify.http.policy import NO_RETRY, ProxySettings, Timeouts
     from kubespray_verify.mirrors import node_side
     from kubespray_verify.mirrors.plan import UrlProbe
 

@@ -13,13 +13,13 @@ import threading
 from typing import Optional
 
 from kubespray_verify import errors
-from kubespray_verify.evidence import registry_facts_from_documents
+from kubespray_verify.nodes.evidence import registry_facts_from_documents
 from kubespray_verify.model import ImageItem
 from kubespray_verify.refs import parse_reference
-from kubespray_verify.registry import RegistryClient
-from kubespray_verify.site import SiteSettings
-from kubespray_verify.tag_pin import WHOLE, describe, pin_in_tag, resolve_tag
-from kubespray_verify.verdicts import RegistryFacts
+from kubespray_verify.registry.client import RegistryClient
+from kubespray_verify.registry.site import SiteSettings
+from kubespray_verify.registry.tags import WHOLE, describe, pin_in_tag, resolve_tag
+from kubespray_verify.verdicts.node import RegistryFacts
 
 
 class RegistryEvidence:

@@ -23,12 +23,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
-from kubespray_verify import ansible_inputs
+from kubespray_verify.resolve import ansible_env  # noqa: F401  (must precede ansible imports)
+from kubespray_verify.resolve import inputs as ansible_inputs
 from kubespray_verify.digests import is_unset, normalize_checksum, optional_digest
 from kubespray_verify.errors import InventoryError
-from kubespray_verify.kubespray_tree import KubesprayTree, locate
-from kubespray_verify.mirrors.repos import REPO_VARS
+from kubespray_verify.resolve.tree import KubesprayTree, locate
+from kubespray_verify.kubespray import KUBEADM_IMAGES, REPO_VARS
 from kubespray_verify.model import (
     DEFAULT_FACTS,
     DownloadDelegate,
@@ -72,7 +72,6 @@ _SHARED_MAGIC_VARS = frozenset({
     "environment", "vars",
 })
 
-KUBEADM_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
 
 
 def resolve(
@@ -108,7 +107,7 @@ class Resolver:
                 loader=inputs.loader,
             )
         except AnsibleError as exc:
-            raise InventoryError(f"Kubespray role {tree.defaults_role}: {ansible_inputs._first_lines(exc)}") from None
+            raise InventoryError(f"Kubespray role {tree.defaults_role}: {ansible_inputs.first_lines(exc)}") from None
 
     # -- the whole run -------------------------------------------------------
 
@@ -205,7 +204,7 @@ class Resolver:
         try:
             return self.inputs.variables.get_vars(host=host, include_hostvars=False)
         except AnsibleError as exc:
-            raise InventoryError(f"host {host.name}: {ansible_inputs._first_lines(exc)}") from None
+            raise InventoryError(f"host {host.name}: {ansible_inputs.first_lines(exc)}") from None
 
     def _facts_for(self, host: str, inv_vars: Mapping) -> tuple[dict, FactsSource]:
         given = inv_vars.get("ansible_facts") if isinstance(inv_vars.get("ansible_facts"), Mapping) else {}
@@ -233,12 +232,12 @@ class Resolver:
         host = self.inputs.hosts[0]
         templar = self._templar(host)[0]
         try:
-            run_once = _truthy(templar.template("{{ download_run_once | default(false) }}"))
+            run_once = truthy(templar.template("{{ download_run_once | default(false) }}"))
             if not run_once:
                 return DownloadDelegate(False, None)
             return DownloadDelegate(True, str(templar.template("{{ download_delegate }}")).strip())
         except AnsibleError as exc:
-            raise InventoryError(f"download_delegate: {ansible_inputs._first_lines(exc)}") from None
+            raise InventoryError(f"download_delegate: {ansible_inputs.first_lines(exc)}") from None
 
     # -- templating ----------------------------------------------------------
 
@@ -246,7 +245,7 @@ class Resolver:
         try:
             all_vars = self.inputs.variables.get_vars(play=self.play, host=host)
         except AnsibleError as exc:
-            raise InventoryError(f"host {host.name}: {ansible_inputs._first_lines(exc)}") from None
+            raise InventoryError(f"host {host.name}: {ansible_inputs.first_lines(exc)}") from None
         recorded = _RecordingVars(all_vars)
         return Templar(loader=self.inputs.loader, variables=recorded), recorded
 
@@ -287,22 +286,22 @@ class Resolver:
             arch = str(tmpl("{{ image_arch }}"))
         except AnsibleError as exc:
             arch = "unknown"
-            errors.append(ItemError("image_arch", _explain(exc)))
+            errors.append(ItemError("image_arch", explain(exc)))
         context = {}
         for var, default in (("container_manager", ""), ("bin_dir", ""), ("containerd_cfg_dir", "/etc/containerd")):
             try:
                 context[var] = str(tmpl("{{ %s%s }}" % (var, f" | default('{default}')" if default else "")))
             except AnsibleError as exc:
                 context[var] = None
-                errors.append(ItemError(var, _explain(exc)))
+                errors.append(ItemError(var, explain(exc)))
         try:
             switches = {
-                name: _truthy(tmpl("{{ %s | default(%s) }}" % (name, default)))
+                name: truthy(tmpl("{{ %s | default(%s) }}" % (name, default)))
                 for name, default in (("skip_downloads", "false"), ("download_container", "true"),
                                       ("skip_kubeadm_images", "false"))
             }
         except AnsibleError as exc:
-            raise InventoryError(f"host {host.name}: {_explain(exc)}") from None
+            raise InventoryError(f"host {host.name}: {explain(exc)}") from None
         context["mirror_vars"] = _set_vars(tmpl, recorded, REPO_VARS)
         if switches["skip_downloads"]:
             return HostExpectation(host.name, arch, facts_source, [], errors, **context), recorded.seen
@@ -313,13 +312,13 @@ class Resolver:
         try:
             defaults = tmpl(recorded.get("download_defaults") or {})
         except AnsibleError as exc:
-            raise InventoryError(f"host {host.name}: download_defaults: {_explain(exc)}") from None
+            raise InventoryError(f"host {host.name}: download_defaults: {explain(exc)}") from None
 
         for name, raw in downloads.items():
             try:
                 built = self._item(name, raw, defaults, tmpl, group_names, is_delegate, switches)
             except AnsibleError as exc:
-                errors.append(ItemError(name, _explain(exc)))
+                errors.append(ItemError(name, explain(exc)))
                 continue
             except ValueError as exc:
                 errors.append(ItemError(name, str(exc)))
@@ -331,7 +330,7 @@ class Resolver:
             try:
                 items.extend(self._kubeadm_images(tmpl, group_names, is_delegate))
             except AnsibleError as exc:
-                errors.append(ItemError("kubeadm_images", _explain(exc)))
+                errors.append(ItemError("kubeadm_images", explain(exc)))
         return HostExpectation(host.name, arch, facts_source, items, errors, **context), recorded.seen
 
     def _item(self, name, raw, defaults, tmpl, group_names, is_delegate, switches) -> Optional[Item]:
@@ -341,9 +340,9 @@ class Resolver:
         in_groups = bool(group_names.intersection(groups))
         if not (in_groups or is_delegate):
             return None
-        if not _truthy(tmpl(raw.get("enabled", False))):
+        if not truthy(tmpl(raw.get("enabled", False))):
             return None
-        container = _truthy(tmpl(raw.get("container", False)))
+        container = truthy(tmpl(raw.get("container", False)))
         if container and not switches["download_container"]:
             return None
         item = dict(defaults)
@@ -358,14 +357,14 @@ class Resolver:
                 groups=tuple(groups),
                 delegate=via_delegate,
             )
-        if not _truthy(item.get("file", False)):
+        if not truthy(item.get("file", False)):
             return None
         return FileItem(
             name=name,
             url=str(item["url"]),
             dest=str(item["dest"]),
             checksum=normalize_checksum(_checksum_field(item), default_algo="sha256" if "sha256" in item else None),
-            unarchive=_truthy(item.get("unarchive", False)),
+            unarchive=truthy(item.get("unarchive", False)),
             owner=str(item.get("owner")),
             mode=_mode(item.get("mode")),
             groups=tuple(groups),
@@ -477,7 +476,7 @@ def _as_groups(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
-def _truthy(value: Any) -> bool:
+def truthy(value: Any) -> bool:
     """Ansible's reading of a templated boolean (`bool` filter semantics)."""
     if isinstance(value, bool):
         return value
@@ -497,7 +496,7 @@ def _mode(value: Any) -> Optional[str]:
     return str(value)
 
 
-def _explain(exc: AnsibleError) -> str:
+def explain(exc: AnsibleError) -> str:
     message = getattr(exc, "message", None) or str(exc)
     return " ".join(message.split())
 

@@ -20,7 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from kubespray_verify.refs import Reference, normalize_digest, parse_reference
+from kubespray_verify.refs import parse_reference, Reference
+from kubespray_verify.digests import normalize_digest
 
 INDEX_MEDIA_TYPES = frozenset(
     {

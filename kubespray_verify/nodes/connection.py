@@ -16,23 +16,14 @@ import json
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
+from kubespray_verify import defaults
 from kubespray_verify.errors import VerifyError
 
 from testinfra.utils.ansible_runner import get_ansible_config, get_ansible_host
 
-CONNECT_TIMEOUT = 10  # seconds to establish a connection to a node
 KEEPALIVE = "-o ServerAliveInterval=5 -o ServerAliveCountMax=3"  # a node gone mid-command costs ~15 s
 
-CONNECTION_VARS = (
-    "ansible_host", "ansible_port", "ansible_user", "ansible_connection",
-    "ansible_ssh_host", "ansible_ssh_port", "ansible_ssh_user",
-    "ansible_ssh_private_key_file", "ansible_private_key_file", "ansible_ssh_pass",
-    "ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_become", "ansible_become_user",
-    "ansible_python_interpreter",
-)
 DEFAULT_PYTHON = "python3"  # as Ansible's interpreter discovery finds it on every supported distribution
-SECRET_VARS = ("ansible_ssh_pass",)
-TEMPLATE_MARKS = ("{{", "{%", "{#")
 
 
 class NodeUnreachable(VerifyError):
@@ -70,58 +61,16 @@ class Node:
         return CommandResult(out.rc, out.stdout, out.stderr)
 
 
-def connection_vars(inputs, host) -> tuple[dict, bool]:
-    """The host's connection variables, templated as Ansible would before connecting.
-
-    Also says whether they are literal: no templating and no secret, so the same inventory content
-    always gives the same values and they may be kept on disk.
-    """
-    from ansible.errors import AnsibleError
-    from ansible.template import Templar
-
-    raw = inputs.variables.get_vars(host=host, include_hostvars=False)
-    templar = Templar(loader=inputs.loader, variables=raw)
-    found = {}
-    literal = True
-    for name in CONNECTION_VARS:
-        if name in raw:
-            value = raw[name]
-            if name in SECRET_VARS or not isinstance(value, (str, int, bool, type(None))) \
-                    or any(mark in str(value) for mark in TEMPLATE_MARKS):
-                literal = False
-            try:
-                found[name] = templar.template(value)
-            except AnsibleError as exc:
-                raise VerifyError(f"host {host.name}: variable {name}: {' '.join(str(exc).split())}") from None
-    # Legacy spellings Ansible still accepts.
-    for legacy, modern in (("ansible_ssh_host", "ansible_host"), ("ansible_ssh_port", "ansible_port"),
-                           ("ansible_ssh_user", "ansible_user")):
-        if legacy in found and modern not in found:
-            found[modern] = found[legacy]
-    return found, literal
-
-
-def connection_specs(inventory: Sequence[str], extra_vars: Sequence[str] = (),
-                     limit: Optional[str] = None) -> tuple[dict[str, dict], bool]:
-    """host → its connection variables (read with ansible-core), and whether all of them are literal."""
-    from kubespray_verify import ansible_inputs
-
-    inputs = ansible_inputs.load(inventory, extra_vars, limit)
-    specs, literal = {}, True
-    for host in inputs.hosts:
-        found, plain = connection_vars(inputs, host)
-        specs[host.name] = {k: v for k, v in found.items() if v is not None}
-        literal = literal and plain
-    return specs, literal
-
-
-def nodes_from_specs(specs: Mapping[str, Mapping], connect_timeout: int = CONNECT_TIMEOUT) -> dict[str, "Node"]:
+def nodes_from_specs(specs: Mapping[str, Mapping],
+                     connect_timeout: int = defaults.NODE_CONNECT_TIMEOUT) -> dict[str, "Node"]:
     config = get_ansible_config()
     return {name: node_from_vars(name, hostvars, config, connect_timeout) for name, hostvars in specs.items()}
 
 
 def nodes(inventory: Sequence[str], extra_vars: Sequence[str] = (), limit: Optional[str] = None,
-          connect_timeout: int = CONNECT_TIMEOUT) -> dict[str, Node]:
+          connect_timeout: int = defaults.NODE_CONNECT_TIMEOUT) -> dict[str, Node]:
+    from kubespray_verify.resolve.connection_vars import connection_specs
+
     return nodes_from_specs(connection_specs(inventory, extra_vars, limit)[0], connect_timeout)
 
 
@@ -132,7 +81,8 @@ def python_of(hostvars: Mapping) -> str:
     return given if given and not given.startswith("auto") else DEFAULT_PYTHON
 
 
-def node_from_vars(name: str, hostvars: Mapping, config=None, connect_timeout: int = CONNECT_TIMEOUT) -> Node:
+def node_from_vars(name: str, hostvars: Mapping, config=None,
+                   connect_timeout: int = defaults.NODE_CONNECT_TIMEOUT) -> Node:
     hostvars = dict(hostvars)
     for key in ("ansible_port",):
         if key in hostvars:

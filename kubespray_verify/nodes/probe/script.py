@@ -3,10 +3,10 @@
 It runs under the node's own `python3` (3.8 or newer, standard library only:
 every Kubespray node has it, Ansible needs it) and is sent whole in one SSH
 command. It reports the node's architecture and os-release, its container
-runtime's image list (raw output, parsed on the runner by `runtimes.py`), the
+runtime's image list (raw output, parsed on the runner by `runtimes.parsers`), the
 hash, size, mode and owner of every path asked for, containerd's hosts.toml
 files (as text: the runner reads the TOML), and the answers of the mirror
-probes asked for (`node_http.py`, shipped in the same command). Hashing uses
+probes asked for (`http_prober`, shipped in the same command). Hashing uses
 `hashlib` (OpenSSL), reading in large blocks. Nothing on the node is changed.
 
 This module is also the script: `PROBE_SOURCE` is this file's own text, and
@@ -314,18 +314,29 @@ def _machine_id():
 
 
 def _shipped(name):
-    """A module the runner sent with this script (see `_source`), made only when a request needs it;
-    on the runner, the installed module."""
-    sources = globals().get("_SHIPPED") or {}
-    if name in sources and name not in sys.modules:
-        import types
-
-        module = types.ModuleType(name)
-        exec(compile(sources[name], name, "exec"), module.__dict__)
-        sys.modules[name] = module
-        setattr(sys.modules["kubespray_verify"], name.rsplit(".", 1)[1], module)
+    """A module the runner sent with this script (see `_source`), made only when a request needs it,
+    under its own name (with the modules it imports, sent before it); on the runner, the installed module."""
     import importlib
 
+    sources = globals().get("_SHIPPED")
+    if sources is not None and name not in sys.modules:
+        import types
+
+        for shipped, source in sources:
+            if shipped in sys.modules:
+                continue
+            parent = ""
+            for part in shipped.split(".")[:-1]:  # the packages above it, empty
+                parent = parent + "." + part if parent else part
+                if parent not in sys.modules:
+                    package = types.ModuleType(parent)
+                    package.__path__ = []
+                    sys.modules[parent] = package
+            module = types.ModuleType(shipped)
+            sys.modules[shipped] = module
+            exec(compile(source, shipped, "exec"), module.__dict__)
+            if shipped == name:
+                break
     return importlib.import_module(name)
 
 
@@ -342,7 +353,7 @@ def probe(request):
     if request.get("registry_hosts"):
         answer["registry_hosts"] = _registry_hosts(request["registry_hosts"])
     if request.get("mirrors"):
-        answer["mirrors"] = _shipped("kubespray_verify.node_http").run(request["mirrors"])
+        answer["mirrors"] = _shipped("kubespray_verify.nodes.probe.http_prober").run(request["mirrors"])
     runtime = request.get("runtime")
     if runtime:
         handler = RUNTIMES.get(runtime)
@@ -368,7 +379,8 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------------------
 # Runner side (not executed on the node).
 
-SHIPPED_MODULES = ("kubespray_verify.node_http",)  # standard-library-only modules the script may import
+# Standard-library-only modules the script may import, each after the ones it imports.
+SHIPPED_MODULES = ("kubespray_verify.http.rules", "kubespray_verify.nodes.probe.http_prober")
 
 
 def _source():
@@ -377,15 +389,11 @@ def _source():
     with open(__file__.replace(".pyc", ".py"), "r") as fh:
         main = fh.read()
     # The modules the probe may import, as text: each is made when a request needs it (`_shipped`).
-    sources = {}
+    sources = []
     for name in SHIPPED_MODULES:
         with open(importlib.util.find_spec(name).origin, "r") as fh:
-            sources[name] = fh.read()
-    prelude = ["import sys as _s, types as _t",
-               "_p = _s.modules.setdefault('kubespray_verify', _t.ModuleType('kubespray_verify'))",
-               "_p.__path__ = getattr(_p, '__path__', [])",
-               "_SHIPPED = %r" % sources]
-    return "\n".join(prelude) + "\n" + main
+            sources.append((name, fh.read()))
+    return "_SHIPPED = %r\n" % sources + main
 
 
 def command(request, python="python3"):

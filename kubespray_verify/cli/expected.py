@@ -31,7 +31,7 @@ def add_resolution_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from kubespray_verify.expected_cache import resolve_cached
+    from kubespray_verify.resolve.cache import resolve_cached
 
     state = resolve_cached(args.inventory, args.kubespray_dir, args.extra_vars, args.limit)
     # What is printed never carries credentials a URL may hold (files_repo with user:password@).

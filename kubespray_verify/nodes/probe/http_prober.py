@@ -1,13 +1,13 @@
 """HTTP probes a node makes itself: files, repos and registries, as the node reaches them.
 
-Standard library only, Python 3.8 or newer: `node_probe.command()` ships this
-module with the node probe in the same SSH command. It reports raw facts
+Standard library only, Python 3.8 or newer: the probe script ships this
+module (and `http.rules`, which it reads) with the node probe in the same SSH command. It reports raw facts
 (status, a few headers, small bodies, or the kind of failure); the runner
 turns them into the suite's errors and verdicts (`mirrors/outcomes.py`), so
 the wording is the same from every vantage point.
 
 - proxies: the node's `http_proxy` / `https_proxy` / `no_proxy`, as Kubespray
-  sets them for its downloads (`bypass_proxy` is also the runner's rule);
+  sets them for its downloads (`http.rules`, the runner's rules too);
 - TLS: verified against the system trust store plus the CA files named for
   the endpoint (containerd's `ca`, docker's and containers' `certs.d`), or not
   at all (`skip_verify`, `download_validate_certs: false`);
@@ -24,7 +24,6 @@ import base64
 import errno
 import hashlib
 import http.client
-import ipaddress
 import json
 import os
 import re
@@ -35,54 +34,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode, urljoin, urlsplit
 
+# The rules the runner uses too; shipped with this module by the probe script.
+from kubespray_verify.http.rules import HEAD_REFUSED, MAX_REDIRECTS, REDIRECTS, RETRY_STATUSES, USER_AGENT, bypass_proxy
+
 KEPT_HEADERS = ("docker-content-digest", "content-type", "content-length", "content-range", "www-authenticate",
                 "retry-after", "docker-distribution-api-version")
 MAX_BODY = 256 * 1024  # an index or error document; anything larger is cut
 MAX_ERROR_BODY = 4096
-MAX_REDIRECTS = 5
-REDIRECTS = (301, 302, 303, 307, 308)
-HEAD_REFUSED = (405, 501)
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 RETRIED_FAILURES = ("refused", "read-timeout", "unreachable", "proxy", "other")
-USER_AGENT = "kubespray-verify"
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json")
-
-
-# -- no_proxy: the one rule, used by the runner's http.py too ---------------------
-
-def bypass_proxy(host, port, no_proxy):
-    """Whether `no_proxy` (comma-separated) exempts host: `*`, exact names, domain suffixes
-    (`example.com` and `.example.com` both match `a.example.com`), IPs, CIDRs, `host:port`."""
-    host = host.lower().strip("[]")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    for entry in (e.strip().lower() for e in (no_proxy or "").split(",")):
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        if address is not None and "/" in entry:
-            try:
-                if address in ipaddress.ip_network(entry, strict=False):
-                    return True
-            except ValueError:
-                pass
-            continue
-        name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
-        if entry_port and port is not None and str(port) != entry_port:
-            continue
-        name = name.lstrip(".").strip("[]")
-        if host == name or (address is None and host.endswith("." + name)):
-            return True
-    return False
-
-
-def _has_port(entry):
-    head, sep, tail = entry.rpartition(":")
-    return bool(sep) and tail.isdigit() and (head.count(":") == 0 or head.endswith("]"))
 
 
 # -- one session: timeouts, retries, proxies, TLS, counting -----------------------

@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence
 
-from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
+from kubespray_verify.resolve import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify.errors import InventoryError, UsageError
-from kubespray_verify.sources import check_sources
-from kubespray_verify.yaml_check import YAML_SUFFIXES, check_inventory_tree
+from kubespray_verify.resolve.sources import check_sources
+from kubespray_verify.resolve.yaml_check import YAML_SUFFIXES, check_inventory_tree
 
 from ansible.errors import AnsibleError  # noqa: E402
 from ansible.inventory.manager import InventoryManager  # noqa: E402
@@ -69,7 +69,7 @@ def parse_extra_vars(loader: DataLoader, values: Iterable[str]) -> dict:
             else:
                 data = parse_kv(opt)
         except AnsibleError as exc:
-            raise UsageError(f"--extra-vars {opt}: {_first_lines(exc)}") from None
+            raise UsageError(f"--extra-vars {opt}: {first_lines(exc)}") from None
         if not isinstance(data, dict):
             raise UsageError(f"--extra-vars {opt}: not a mapping of variables")
         result = combine_vars(result, data)
@@ -97,7 +97,7 @@ def load(sources: Sequence[str], extra_vars: Iterable[str] = (), limit: Optional
     try:
         hosts = inventory.get_hosts("all")
     except AnsibleError as exc:
-        raise UsageError(f"--limit {limit}: {_first_lines(exc)}") from None
+        raise UsageError(f"--limit {limit}: {first_lines(exc)}") from None
     if not hosts:
         if limit:
             raise UsageError(f"--limit {limit} matches no host of inventory {', '.join(sources)}")
@@ -119,7 +119,7 @@ def add_kubespray_groups(inventory: InventoryManager,
                 inventory.add_dynamic_group(host, {"add_group": target, "parent_groups": []})
 
 
-def _first_lines(exc: Exception, n: int = 6) -> str:
+def first_lines(exc: Exception, n: int = 6) -> str:
     text = " ".join(line.strip() for line in str(exc).strip().splitlines()[:n] if line.strip())
     return text
 
@@ -143,7 +143,7 @@ def _unparsed_message(sources: Sequence[str], warnings: list[str], exc: Exceptio
         m = re.search(r"Failed to parse (\S+) with (\w+) plugin: (.*)", warning)
         if m and m.group(2) == "ini" and not m.group(1).endswith(YAML_SUFFIXES):
             return f"inventory {m.group(1)}: {m.group(3)}"
-    return f"inventory {', '.join(sources)}: {_first_lines(exc)}"
+    return f"inventory {', '.join(sources)}: {first_lines(exc)}"
 
 
 def _forget_vars_files() -> None:

@@ -16,8 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubespray-verify", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from kubespray_verify import check_cli, expected_cli
-    from kubespray_verify.lab import cli as lab_cli
+    from kubespray_verify.cli import check as check_cli
+    from kubespray_verify.cli import expected as expected_cli
+    from kubespray_verify.cli import lab as lab_cli
 
     expected_cli.register(sub)
     check_cli.register(sub)
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check_cli_run(args) -> int:
-    from kubespray_verify.check_cli import run
+    from kubespray_verify.cli.check import run
 
     return run(args)
 

@@ -1,6 +1,6 @@
 """A node's raw probe answer → the values verdicts judge (pure).
 
-The probe sends the runtime's own output; the parsers in `runtimes.py` read
+The probe sends the runtime's own output; the parsers in `runtimes.parsers` read
 it. containerd also sends the index and manifest documents of the images it
 holds, which tell the platform manifests inside an index and each manifest's
 config digest (the image ID) without asking the registry.
@@ -12,7 +12,7 @@ import json
 from typing import Mapping
 
 from kubespray_verify.errors import CheckError
-from kubespray_verify.runtimes import (
+from kubespray_verify.runtimes.parsers import (
     NodeImage,
     parse_crictl_images,
     parse_ctr_images,
@@ -20,7 +20,7 @@ from kubespray_verify.runtimes import (
     parse_podman_images,
     parse_storage_images,
 )
-from kubespray_verify.verdicts import ObservedFile, RegistryFacts
+from kubespray_verify.verdicts.node import ObservedFile, RegistryFacts
 
 PARSERS = {
     "ctr": parse_ctr_images,

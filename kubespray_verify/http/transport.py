@@ -10,7 +10,7 @@ into the `errors.EndpointError` tree.
 
 `probe_file` answers "can this files_repo URL be downloaded?" without
 downloading it. The values it acts on (timeouts, retry policy, credentials,
-proxies, the status → error rule) are pure and live in `http_model.py`.
+proxies, the status → error rule) are pure and live in `http.policy` and `http.rules`.
 """
 
 from __future__ import annotations
@@ -28,29 +28,21 @@ import requests
 import urllib3.exceptions
 
 from kubespray_verify import errors
-from kubespray_verify.http_model import (  # noqa: F401  (part of this module's interface)
-    DEFAULT_ATTEMPTS,
-    DEFAULT_BACKOFF,
-    DEFAULT_BACKOFF_MAX,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_READ_TIMEOUT,
-    DEFAULT_RETRY_AFTER_MAX,
-    IDEMPOTENT_METHODS,
-    NO_RETRY,
-    RETRY_STATUSES,
+from kubespray_verify.http.rules import HEAD_REFUSED
+from kubespray_verify.http.policy import (
     Credentials,
+    describe_verify,
+    host_of,
+    parse_retry_after,
     ProxySettings,
     RetryPolicy,
-    Timeouts,
-    Verify,
-    _host_of,
-    bypass_proxy,
-    describe_verify,
-    parse_retry_after,
     split_userinfo,
     status_error,
+    Timeouts,
+    Verify,
 )
-from kubespray_verify.redact import redact_url  # noqa: F401
+from kubespray_verify.redact import redact_url
+
 
 def system_ca_bundle() -> Verify:
     """The operating system's trust store, as the nodes' runtimes use it (requests alone would use certifi's)."""
@@ -80,7 +72,7 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
 def transport_error(exc: BaseException, method: str, url: str, verify: Verify = True) -> errors.TransportError:
     """Translate a `requests` exception into the suite's tree, with a message an operator can act on."""
     chain = _exception_chain(exc)
-    host = _host_of(url)
+    host = host_of(url)
     where = f"{method} {redact_url(url)}"
 
     def has(*types) -> Optional[BaseException]:
@@ -208,9 +200,6 @@ def _worth_retrying(error: errors.TransportError) -> bool:
 
 
 # --- files_repo --------------------------------------------------------------
-
-HEAD_REFUSED = frozenset({405, 501})
-
 
 @dataclass(frozen=True)
 class FileProbe:

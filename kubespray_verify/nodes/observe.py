@@ -19,33 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
-from kubespray_verify import node_probe
+from kubespray_verify.nodes.probe import script as node_probe
+from kubespray_verify import defaults
 from kubespray_verify.errors import VerifyError
+from kubespray_verify.kubespray import installed_path
 from kubespray_verify.model import DEFAULT_FACTS, ExpectedState, FileItem, HostExpectation
-
-DEFAULT_CONCURRENCY = 32  # nodes observed at once
-
-# Files Kubespray copies unchanged from local_release_dir into bin_dir (download item → binary name).
-INSTALLED_BINARIES = {
-    "kubelet": "kubelet",
-    "kubeadm": "kubeadm",
-    "kubectl": "kubectl",
-    "calicoctl": "calicoctl",
-    "runc": "runc",
-    "crun": "crun",
-    "skopeo": "skopeo",
-    "yq": "yq",
-    "gvisor_runsc": "runsc",
-    "gvisor_containerd_shim": "containerd-shim-runsc-v1",
-}
-
-
-def installed_path(host: HostExpectation, item: FileItem) -> Optional[str]:
-    """Where Kubespray installs a raw binary item, or None for archives and manifests."""
-    name = INSTALLED_BINARIES.get(item.name)
-    if name is None or item.unarchive or not host.bin_dir:
-        return None
-    return f"{host.bin_dir.rstrip('/')}/{name}"
 
 
 def expected_paths(host: HostExpectation) -> list[dict]:
@@ -99,9 +77,9 @@ class ClusterObservation:
 
 def observe(
     state: ExpectedState,
-    nodes: Mapping,  # host → transport.Node
+    nodes: Mapping,  # host → connection.Node
     reresolve: Callable[[dict], ExpectedState],
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int = defaults.NODE_CONCURRENCY,
     wants: frozenset = frozenset({"images", "files"}),
     extension=None,
     memo=None,
@@ -202,7 +180,7 @@ def _assumed_facts(host: HostExpectation) -> dict:
 
 
 def _run_probe(node, request: dict) -> dict:
-    from kubespray_verify.transport import run_json
+    from kubespray_verify.nodes.connection import run_json
 
     answer = run_json(node, node_probe.command(request, python=node.python))
     if answer.get("probe") != node_probe.PROBE_VERSION:

@@ -22,18 +22,19 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from kubespray_verify import auth, errors, oci
-from kubespray_verify.http import (
+from kubespray_verify import errors, oci
+from kubespray_verify.registry import auth
+from kubespray_verify.http.policy import (
     Credentials,
+    parse_retry_after,
     ProxySettings,
     RetryPolicy,
-    Timeouts,
-    Transport,
-    Verify,
-    parse_retry_after,
     split_userinfo,
     status_error,
+    Timeouts,
+    Verify,
 )
+from kubespray_verify.http.transport import Transport
 
 DOCKER_HUB = "registry-1.docker.io"
 

@@ -1,6 +1,6 @@
 """How the runner itself reaches the site's registries (lint, pinned-digest evidence).
 
-What every host's mirror settings say (`mirrors/settings.py`: credentials from
+What every host's mirror settings say (`resolve.host_settings`: credentials from
 `containerd_registry_auth` and the mirrors' `auth`/`header`, insecure
 registries, `download_validate_certs`), gathered for the runner. In memory
 only: credentials never reach a cache file, a test id or a message.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
-from kubespray_verify.http_model import Credentials
+from kubespray_verify.http.policy import Credentials
 from kubespray_verify.model import ExpectedState
 
 
@@ -42,7 +42,7 @@ class SiteSettings:
 def load(state: ExpectedState, inventory: Sequence[str], kubespray_dir: Optional[str] = None,
          extra_vars: Sequence[str] = (), limit: Optional[str] = None,
          ca_bundle: Optional[str] = None) -> SiteSettings:
-    from kubespray_verify.mirrors import settings as host_settings
+    from kubespray_verify.resolve import host_settings
 
     hosts = host_settings.resolve(state, inventory, kubespray_dir, extra_vars, limit)
     return SiteSettings.from_hosts(hosts.values(), ca_bundle)

@@ -17,14 +17,13 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
-from kubespray_verify import ansible_env  # noqa: F401  (must precede ansible imports)
-from kubespray_verify import ansible_inputs
+from kubespray_verify.resolve import ansible_env  # noqa: F401  (must precede ansible imports)
+from kubespray_verify.resolve import inputs as ansible_inputs
 from kubespray_verify.errors import InventoryError
-from kubespray_verify.expected import HOST_IDENTITY_VARS, Resolver, _explain, _truthy
-from kubespray_verify.http_model import Credentials, ProxySettings
-from kubespray_verify.kubespray_tree import locate
-from kubespray_verify.mirrors.hosts_toml import DEFAULT_CERTS_DIR
-from kubespray_verify.mirrors.repos import REPO_VARS, OsFacts, facts_from_os_release
+from kubespray_verify.resolve.expected import HOST_IDENTITY_VARS, Resolver, explain, truthy
+from kubespray_verify.http.policy import Credentials, ProxySettings
+from kubespray_verify.resolve.tree import locate
+from kubespray_verify.kubespray import DEFAULT_CERTS_DIR, REPO_VARS, OsFacts, facts_from_os_release
 from kubespray_verify.model import ExpectedState, FileItem
 
 from ansible.errors import AnsibleError  # noqa: E402
@@ -132,7 +131,7 @@ def _template_all(templar, recorded, files: tuple[str, ...]) -> tuple[dict, dict
         try:
             values[name] = templar.template(recorded[name])
         except AnsibleError as exc:
-            problems[name] = _explain(exc)
+            problems[name] = explain(exc)
     downloads = recorded.get("downloads") if "downloads" in recorded else None
     for item in files:
         raw = downloads.get(item) if isinstance(downloads, Mapping) else None
@@ -142,7 +141,7 @@ def _template_all(templar, recorded, files: tuple[str, ...]) -> tuple[dict, dict
             values[f"file_credentials/{item}"] = (str(templar.template(raw.get("username", ""))),
                                                    str(templar.template(raw.get("password", ""))))
         except AnsibleError as exc:
-            problems[f"downloads.{item}.username/password"] = _explain(exc)
+            problems[f"downloads.{item}.username/password"] = explain(exc)
     return values, problems
 
 
@@ -171,7 +170,7 @@ def _settings(host: str, manager: Optional[str], facts: OsFacts, values: Mapping
         facts=facts,
         container_manager=manager,
         proxies=ProxySettings(text("http_proxy") or None, text("https_proxy") or None, no_proxy),
-        validate_certs=_truthy(values.get("download_validate_certs", True)),
+        validate_certs=truthy(values.get("download_validate_certs", True)),
         repos={v: text(v) for v in REPO_VARS if text(v) and text(v) not in ("None", "none")},
         errors=dict(problems),
         pyrepo_cert=text("pyrepo_cert") or None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -147,14 +146,69 @@ def _version_of(root: Path) -> str:
         m = re.search(r"^version:\s*['\"]?([^'\"\s]+)", galaxy.read_text(), re.M)
         if m:
             return "v" + m.group(1).lstrip("v")
-    if (root / ".git").exists():
-        try:
-            out = subprocess.run(
-                ["git", "-C", str(root), "describe", "--tags", "--always"],
-                capture_output=True, text=True, timeout=10, check=False,
-            )
-            if out.returncode == 0 and out.stdout.strip():
-                return out.stdout.strip()
-        except (OSError, subprocess.TimeoutExpired):
-            pass
+    described = _git_tag_or_commit(root)
+    if described:
+        return described
     return "unknown"
+
+
+def _git_tag_or_commit(root: Path) -> Optional[str]:
+    """The tag at the checkout's HEAD (`v2.28.0`), else its commit (`git 46dbdd3994b3`), read from the
+    repository's files as git keeps them (no git command is run); None outside a git checkout."""
+    git = root / ".git"
+    try:
+        if git.is_file():  # a worktree or submodule: "gitdir: PATH"
+            git = (root / git.read_text().split(":", 1)[1].strip()).resolve()
+        head = (git / "HEAD").read_text().strip()
+        common = git / "commondir"
+        common = (git / common.read_text().strip()).resolve() if common.is_file() else git
+        refs = _packed_refs(common)
+        commit = head
+        if head.startswith("ref: "):
+            name = head[5:]
+            loose = common / name
+            commit = loose.read_text().strip() if loose.is_file() else refs.get(name, ("", ""))[0]
+        tags_dir = common / "refs" / "tags"
+        for path in sorted(tags_dir.rglob("*")) if tags_dir.is_dir() else ():
+            if path.is_file():
+                target = path.read_text().strip()
+                refs.setdefault(str(path.relative_to(common)), (target, _peeled(common, target)))
+    except (OSError, IndexError):
+        return None
+    if not re.fullmatch(r"[0-9a-f]{40}", commit or ""):
+        return None
+    tags = sorted(name[len("refs/tags/"):] for name, (target, peeled) in refs.items()
+                  if name.startswith("refs/tags/") and commit in (target, peeled))
+    return tags[-1] if tags else f"git {commit[:12]}"
+
+
+def _packed_refs(git: Path) -> dict[str, tuple[str, str]]:
+    """refs/... → (object, the commit an annotated tag points at, or "")."""
+    refs: dict[str, tuple[str, str]] = {}
+    packed = git / "packed-refs"
+    if not packed.is_file():
+        return refs
+    last = None
+    for line in packed.read_text().splitlines():
+        if line.startswith("^") and last:
+            refs[last] = (refs[last][0], line[1:].strip())
+        elif line and not line.startswith("#"):
+            sha, _, name = line.partition(" ")
+            refs[name.strip()] = (sha, "")
+            last = name.strip()
+    return refs
+
+
+def _peeled(git: Path, sha: str) -> str:
+    """The commit an annotated tag object points at ("" for a commit, or an object packed away)."""
+    import zlib
+
+    try:
+        raw = zlib.decompress((git / "objects" / sha[:2] / sha[2:]).read_bytes())
+    except (OSError, zlib.error):
+        return ""
+    header, _, body = raw.partition(b"\0")
+    if not header.startswith(b"tag "):
+        return ""
+    first = body.split(b"\n", 1)[0].decode("ascii", "replace")
+    return first[len("object "):] if first.startswith("object ") else ""

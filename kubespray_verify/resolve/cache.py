@@ -15,23 +15,14 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify import __version__
-from kubespray_verify import ansible_env  # noqa: F401  (its ANSIBLE_* settings are part of every key)
-from kubespray_verify.kubespray_tree import locate
+from kubespray_verify.cache import cache_root, keep, not_kept
+from kubespray_verify.resolve import ansible_env  # noqa: F401  (its ANSIBLE_* settings are part of every key)
+from kubespray_verify.resolve.tree import locate
 from kubespray_verify.model import ExpectedState
-
-
-def cache_root() -> Path:
-    """The suite's cache: $KUBESPRAY_VERIFY_CACHE, else $XDG_CACHE_HOME or ~/.cache, /kubespray-verify."""
-    base = os.environ.get("KUBESPRAY_VERIFY_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kubespray-verify"
-    )
-    return Path(base)
 
 
 def cache_dir() -> Path:
@@ -142,7 +133,7 @@ def _cache_key(inventory: Sequence[str], kubespray_dir: Optional[str], extra_var
                node_facts: Optional[Mapping] = None) -> Optional[str]:
     """The key of what these inputs give, or None when their content cannot vouch for it (a dynamic
     inventory). A missing inventory is an error before anything is read."""
-    from kubespray_verify.sources import check_sources
+    from kubespray_verify.resolve.sources import check_sources
 
     check_sources(inventory)
     if dynamic_source(inventory):
@@ -160,7 +151,7 @@ def resolve_cached(
     extra_vars = list(extra_vars)
 
     def fresh() -> ExpectedState:
-        from kubespray_verify.expected import resolve  # ansible-core: imported only to resolve
+        from kubespray_verify.resolve.expected import resolve  # ansible-core: imported only to resolve
 
         return resolve(inventory, kubespray_dir, extra_vars, limit, node_facts)
 
@@ -189,40 +180,6 @@ def resolve_cached(
     return state
 
 
-_WARNED: set = set()
-
-
-def not_kept(directory: Path, exc: OSError) -> None:
-    """The cache cannot be written: the run goes on without it, and says so once."""
-    if str(directory) in _WARNED:
-        return
-    _WARNED.add(str(directory))
-    warnings.warn(f"kubespray-verify: cache {directory} not usable ({exc.strerror or exc}); "
-                  f"nothing is kept for the next run (set KUBESPRAY_VERIFY_CACHE to a writable directory)",
-                  stacklevel=3)
-
-
-def keep(path: Path, text: str) -> None:
-    """Write a cache file (its directory private to the user, the file replaced atomically); a cache
-    that cannot be written is done without, and said once."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomically(path, text)
-    except OSError as exc:
-        not_kept(path.parent, exc)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")  # created 0600
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def connection_specs_cached(
     inventory: Sequence[str],
     kubespray_dir: Optional[str] = None,
@@ -232,7 +189,7 @@ def connection_specs_cached(
     """Each host's connection variables, kept beside the expected state when the inventory writes them
     literally (no templating, no password): the same inventory content then gives the same values,
     and a run whose expected state is cached needs no ansible-core at all."""
-    from kubespray_verify.transport import CONNECTION_VARS, connection_specs
+    from kubespray_verify.resolve.connection_vars import CONNECTION_VARS, connection_specs
 
     extra_vars = list(extra_vars)
     key = _cache_key(inventory, kubespray_dir, extra_vars, limit)

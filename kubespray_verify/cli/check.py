@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kubespray_verify.errors import UsageError
 
-SUITE_ROOT = Path(__file__).resolve().parents[1]
+SUITE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def register(sub) -> None:

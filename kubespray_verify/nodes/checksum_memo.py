@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Mapping, Optional
 
-from kubespray_verify.expected_cache import cache_root, keep
+from kubespray_verify.cache import cache_root, keep
 
 MAX_ENTRIES = 5000  # per node; the oldest readings go first
 

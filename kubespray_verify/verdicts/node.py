@@ -25,26 +25,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Iterable, Mapping, Optional
 
 from kubespray_verify import digests
 from kubespray_verify.redact import redact_url
 from kubespray_verify.model import FileItem, ImageItem
-from kubespray_verify.refs import Reference, normalize_digest, parse_reference
-from kubespray_verify.runtimes import NodeImage
-
-
-class Status(str, Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    status: Status
-    message: str
+from kubespray_verify.refs import parse_reference, Reference
+from kubespray_verify.digests import normalize_digest
+from kubespray_verify.runtimes.parsers import NodeImage
+from kubespray_verify.verdicts.status import Status, Verdict
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """HTTP values and rules, pure: timeouts, the retry policy, credentials, proxies, status → error.
 
-No I/O: `http.py` (the transport) and `node_http.py` (the node's prober) act on these values,
+No I/O: `http.transport` and the node's prober act on these values (their shared table is `http.rules`),
 and the pure modules (plans, verdicts) can name them without importing a transport.
 """
 
@@ -13,17 +13,19 @@ from typing import Mapping, Optional, Union
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kubespray_verify import errors
-from kubespray_verify.node_http import bypass_proxy
+from kubespray_verify.http.rules import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF,
+    DEFAULT_BACKOFF_MAX,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRY_AFTER_MAX,
+    IDEMPOTENT_METHODS,
+    RETRY_STATUSES,
+    bypass_proxy,
+)
 from kubespray_verify.redact import redact_url
 
-DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds; a dead link costs this much per attempt
-DEFAULT_READ_TIMEOUT = 30.0  # seconds between bytes, not for the whole body
-DEFAULT_ATTEMPTS = 3  # tries in all, for GET and HEAD
-DEFAULT_BACKOFF = 0.5  # first wait; doubles on each retry
-DEFAULT_BACKOFF_MAX = 8.0
-DEFAULT_RETRY_AFTER_MAX = 30.0  # a longer Retry-After is not waited for: the error is raised at once
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
 
 Verify = Union[bool, str]
 
@@ -45,8 +47,8 @@ class RetryPolicy:
     backoff: float = DEFAULT_BACKOFF
     backoff_max: float = DEFAULT_BACKOFF_MAX
     retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
-    statuses: frozenset = RETRY_STATUSES
-    methods: frozenset = IDEMPOTENT_METHODS
+    statuses: frozenset = frozenset(RETRY_STATUSES)
+    methods: frozenset = frozenset(IDEMPOTENT_METHODS)
 
     def delay(self, method: str, attempt: int, retry_after: Optional[float] = None) -> Optional[float]:
         """Seconds to wait after failed try number `attempt` (1-based), or None: do not retry."""
@@ -142,7 +144,7 @@ def describe_verify(verify: Verify) -> str:
     return f"CA bundle {verify}"
 
 
-def _host_of(url: str) -> str:
+def host_of(url: str) -> str:
     return urlsplit(url).netloc.rpartition("@")[2]
 
 
@@ -161,7 +163,7 @@ def status_error(
     explanation: str = "",
 ) -> errors.HTTPStatusError:
     """The error for an HTTP status a request cannot succeed with (pure)."""
-    host = _host_of(url)
+    host = host_of(url)
     if status == 401:
         cls = errors.AuthenticationFailed if had_credentials else errors.AuthenticationRequired
         default = f"{host} rejected the credentials" if had_credentials else f"{host} requires credentials and none were given"
