@@ -1,10 +1,11 @@
-"""The suite's options, registered from an installed plugin (`pytest11` entry point: kubespray-verify).
+"""The suite's installed pytest plugin (`pytest11` entry point: kubespray-verify): options, and the suite itself.
 
-Registering them here, not in a conftest, lets pytest know `--inventory PATH`
-takes a value before it picks its rootdir: an absolute inventory path is then
-never mistaken for a test path. The plugin only registers options; the
-suite's wiring lives in the top-level `plugins/` package, loaded by the
-suite's `conftest.py`, so this module is inert in any other pytest run.
+It registers the suite's options. pytest picks its rootdir and config file before any plugin can say
+that `--inventory` takes a value, so in `pytest --inventory /abs/hosts.yml` run from elsewhere the
+inventory looks like a test path and the suite's configuration is not found. When a run names an
+inventory, this plugin therefore brings the suite with it (`pytest_load_initial_conftests`): the
+suite's configuration from its pyproject.toml, its conftest.py with the plugins it lists, and its
+checks unless a test path was given. In any other pytest run it only adds the options.
 
 PYTEST_DONT_REWRITE: no asserts here; `kubespray-verify check` imports it before it starts pytest.
 """
@@ -15,6 +16,8 @@ import os
 from importlib import metadata
 from pathlib import Path
 from typing import NamedTuple, Optional
+
+import pytest
 
 from kubespray_verify import defaults
 
@@ -137,20 +140,71 @@ def _given_on_command_line(config, spellings) -> bool:
     return False
 
 
+SUITE_ROOT = Path(__file__).resolve().parent  # the checkout holding checks/, plugins/, fixtures/, conftest.py
+
+
+def _suite_ini() -> dict:
+    """The suite's own pytest configuration: `[tool.pytest.ini_options]` of its pyproject.toml."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    with open(SUITE_ROOT / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh).get("tool", {}).get("pytest", {}).get("ini_options", {})
+
+
+def _inventory_given(args) -> bool:
+    spellings = ("--inventory", "--kubespray-inventory", "--ansible-inventory")
+    return any(str(a) in spellings or str(a).startswith(tuple(s + "=" for s in spellings)) for a in args)
+
+
+def pytest_load_initial_conftests(early_config, parser, args):
+    """`pytest --inventory hosts.yml` from anywhere: the suite comes with the plugin.
+
+    pytest picked its rootdir and config file before this plugin could say that `--inventory` takes a
+    value. When the run names an inventory and pytest did not find the suite's own configuration, the
+    plugin brings the suite as a plugin that ships tests does: its configuration (markers, the plugins
+    it does not load, the JUnit family), its wiring (the suite's conftest.py and the plugins it lists)
+    and, unless a test path was given, its checks. In any other pytest run it does nothing.
+    """
+    if not _inventory_given(args) or not (SUITE_ROOT / "checks").is_dir():
+        return
+    if early_config.inipath is not None and Path(early_config.inipath).resolve() == SUITE_ROOT / "pyproject.toml":
+        return  # run from the suite's directory: pytest found all of it itself
+    import importlib.util
+    import sys
+
+    ini = _suite_ini()
+    addopts = list(ini.get("addopts", []))
+    for i, opt in enumerate(addopts[:-1]):
+        if opt == "-p" and addopts[i + 1].startswith("no:"):
+            early_config.pluginmanager.set_blocked(addopts[i + 1][3:])
+    if "junit_family" in ini and "junit_family" not in early_config.inicfg:
+        early_config.inicfg["junit_family"] = ini["junit_family"]
+    early_config.stash[SUITE_MARKERS] = list(ini.get("markers", []))
+    if str(SUITE_ROOT) not in sys.path:
+        sys.path.insert(0, str(SUITE_ROOT))
+    spec = importlib.util.spec_from_file_location("kubespray_verify_suite", SUITE_ROOT / "conftest.py")
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    early_config.pluginmanager.register(suite, "kubespray-verify-suite")  # and the plugins it lists
+    checks = SUITE_ROOT / "checks"
+    paths = [Path(p.split("::")[0]).resolve() for p in parser.parse_known_args(list(args)).file_or_dir]
+    if not paths:  # every plugin's options are known by now: these are real test paths
+        args.append(str(checks))
+    if getattr(early_config, "_rootpath", None) is not None:
+        # Test ids are relative to the rootdir: the suite's, so that they read the same from every
+        # directory (`checks/test_images.py::test_image[node1::pause]`) and a report's ids are stable.
+        early_config._rootpath = SUITE_ROOT
+    if all(p == checks or checks in p.parents for p in paths):
+        # The suite's conftest.py is registered above; pytest must not load it again as a conftest
+        # below a rootdir it picked elsewhere.
+        early_config.known_args_namespace.confcutdir = str(checks)
+
+
+SUITE_MARKERS = pytest.StashKey[list]()  # the suite's markers, when the plugin brought the suite
+
+
 def pytest_configure(config):
-    """Refuse a run where pytest took the inventory for a test path (see the module's docstring)."""
-    import pytest
-
-    suite_config = Path(__file__).resolve().parent / "pyproject.toml"
-    for value in _separate_values(config, ("--inventory", "--kubespray-inventory", "--ansible-inventory")):
-        if config.inipath is None or Path(config.inipath).resolve() != suite_config:
-            raise pytest.UsageError(
-                f"pytest read {value} as a test path before the suite could take it as the inventory "
-                f"(rootdir became {config.rootpath}). Write --inventory={value}, "
-                f"or run: kubespray-verify check --inventory {value} [pytest options]"
-            )
-
-
-def _separate_values(config, spellings) -> list[str]:
-    args = [str(a) for a in config.invocation_params.args]
-    return [args[i + 1] for i, a in enumerate(args[:-1]) if a in spellings]
+    for line in config.stash.get(SUITE_MARKERS, []):
+        config.addinivalue_line("markers", line)

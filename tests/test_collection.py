@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kubespray_verify.resolve.expected import resolve
 from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, write_inventory
 
@@ -57,13 +59,35 @@ def collected_any(proc) -> set[str]:
             if "test_images.py::" in line or "test_files.py::test_file[" in line}
 
 
-def test_inventory_taken_for_a_test_path_is_refused_with_the_fix(tmp_path):
+@pytest.mark.parametrize("where", ["suite", "inventory", "root", "kubespray", "elsewhere"])
+@pytest.mark.parametrize("spelling", ["separate", "equals", "relative"])
+def test_pytest_inventory_as_written_collects_the_suite_from_any_directory(tmp_path, where, spelling):
+    """`pytest --inventory hosts.yml`, the value a separate word, from the suite's directory, the
+    inventory's, /, the Kubespray checkout and another directory: the same tests, named the same."""
     inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"])
-    proc = run([sys.executable, "-m", "pytest", "--inventory", str(inventory), "--collect-only", "-q",
-                "-p", "no:cacheprovider"], REPO, tmp_path)
-    assert proc.returncode != 0
-    assert f"--inventory={inventory}" in proc.stderr and "kubespray-verify check" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    cwd = {"suite": REPO, "inventory": inventory.parent, "root": Path("/"), "kubespray": kubespray_dir(),
+           "elsewhere": tmp_path}[where]
+    path = os.path.relpath(inventory, cwd) if spelling == "relative" else str(inventory)
+    given = [f"--inventory={path}"] if spelling == "equals" else ["--inventory", path]
+    proc = run([sys.executable, "-m", "pytest", *given, "--collect-only", "-q", "-p", "no:cacheprovider"],
+               cwd, tmp_path)
+    assert collected(proc) == expected_ids(inventory)
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_test_path_beside_the_inventory_means_what_pytest_means(tmp_path):
+    """A test path given with `--inventory` is what runs: only the image checks here."""
+    inventory = write_inventory(tmp_path / "inv", THREE_NODES["hosts"], THREE_NODES["groups"])
+    proc = run([sys.executable, "-m", "pytest", "--inventory", str(inventory), str(REPO / "checks" / "test_images.py"),
+                "--collect-only", "-q", "-p", "no:cacheprovider"], Path("/"), tmp_path)
+    assert collected(proc) == {i for i in expected_ids(inventory) if "test_image[" in i}
+
+
+def test_a_pytest_run_without_an_inventory_does_not_bring_the_suite(tmp_path):
+    """The installed plugin is inert in other projects' pytest runs: their tests, not the suite's."""
+    (tmp_path / "test_other.py").write_text("def test_other():\n    pass\n")
+    proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)], tmp_path, tmp_path)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
 def test_a_count_or_timeout_below_one_is_refused_naming_the_option(tmp_path):
