@@ -13,7 +13,7 @@ from kubespray_verify.model import FileItem, ImageItem
 from kubespray_verify.refs import parse_reference
 from kubespray_verify.runtimes.parsers import NodeImage, parse_crictl_images
 from kubespray_verify.verdicts.node import ObservedFile, RegistryFacts, file_verdict, image_verdict
-from kubespray_verify.verdicts.status import Status, Verdict
+from kubespray_verify.verdicts.status import Status
 from tests.test_runtimes import META, crictl_sample, listing
 
 R = META["registry"]
@@ -103,7 +103,10 @@ def test_stale_containerd_row_holds_the_digest_of_the_missing_image():
     images = listing("containerd")
     assert any(PAUSE31.manifest.digest in i.digests and not i.names for i in images)
     verdict = image_verdict(item(f"{R}/pause:3.1", PAUSE31.manifest.digest), images, runtime="containerd", platform=PLATFORM, facts=FACTS)
-    assert verdict == Verdict(Status.FAIL, f"demo {R}/pause:3.1 on containerd: missing ({R}/pause has other tags: 3.10)")
+    assert (verdict.status, verdict.message) == (
+        Status.FAIL, f"demo {R}/pause:3.1 on containerd: missing ({R}/pause has other tags: 3.10)")
+    assert verdict.facts["found"] == {"image": "missing"}
+    assert verdict.facts["elsewhere"] == [f"{R}/pause has other tags: 3.10"]
 
 
 # -- crictl samples (real outputs) ------------------------------------------------
@@ -221,3 +224,42 @@ def test_a_file_verdict_never_shows_the_urls_credentials():
                     unarchive=False, owner="root", mode="0755", groups=("k8s_cluster",))
     verdict = file_verdict(item, ObservedFile(False))
     assert "s3cret" not in verdict.message and "https://***@files.site/kubeadm" in verdict.message
+    assert "s3cret" not in repr(verdict.facts) and verdict.facts["url"] == "https://***@files.site/kubeadm"
+
+
+# -- the facts the reports carry -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("observed, expected_facts, found_facts", [
+    (ObservedFile(True, SUM2, 7, "644", "kube"), {"present": True, "checksum": SUM, "mode": "0755", "owner": "root"},
+     {"present": True, "checksum": SUM2, "mode": "0644", "owner": "kube", "size": 7}),
+    (ObservedFile(False), {"present": True, "checksum": SUM, "mode": "0755", "owner": "root"}, {"present": False}),
+    (ObservedFile(True, None, 100, None, None), {"present": True, "checksum": SUM, "mode": "0755", "owner": "root"},
+     {"present": True, "checksum": None, "mode": None, "owner": None, "size": 100}),
+])
+def test_a_file_verdict_carries_expected_and_found_side_by_side(observed, expected_facts, found_facts):
+    verdict = file_verdict(file_item(checksum=SUM.upper().replace("SHA256", "sha256")), observed)
+    assert verdict.facts == {"dest": DEST, "url": URL, "expected": expected_facts, "found": found_facts}
+
+
+def test_an_image_verdict_carries_the_pinned_and_the_held_digests():
+    """The tag moved to new content: the facts name both digests, and the runtime and platform judged on."""
+    verdict = image_verdict(item(f"{R}/demo/retag:1.0", RETAG_V1.manifest.digest), listing("podman"),
+                            runtime="podman", platform=PLATFORM, facts=FACTS)
+    assert verdict.status is Status.FAIL
+    facts = verdict.facts
+    assert (facts["reference"], facts["runtime"], facts["platform"]) == (f"{R}/demo/retag:1.0", "podman", PLATFORM)
+    assert facts["expected"]["digest"] == RETAG_V1.manifest.digest
+    assert RETAGGED.manifest.digest in facts["found"]["digest"].split(", ")
+    assert RETAG_V1.manifest.digest not in facts["found"]["digest"]
+
+
+@pytest.mark.parametrize("ref, pinned, by", [
+    (f"{R}/demo/single-oci:1.0", SINGLE_OCI.manifest.digest, "repo digest"),
+    (f"{R}/demo/multi:1.0", child(MULTI, PLATFORM).manifest.digest, f"{PLATFORM} manifest of the index held"),
+    (f"{R}/demo/single-docker:1.0", SINGLE_DOCKER.manifest.digest, "image ID is the pinned image's config digest"),
+])
+def test_a_passing_pin_says_by_what_evidence(ref, pinned, by):
+    verdict = image_verdict(item(ref, pinned), listing("docker"), runtime="docker", platform=PLATFORM, facts=FACTS)
+    assert verdict.status is Status.PASS, verdict.message
+    assert verdict.facts["by"] == by and verdict.facts["expected"]["digest"] == pinned

@@ -64,34 +64,65 @@ def image_verdict(
     try:
         want = parse_reference(item.reference)
     except ValueError as exc:
-        return Verdict(Status.ERROR, f"{item.name}: cannot check the image on {runtime}: {exc}")
+        return Verdict(Status.ERROR, f"{item.name}: cannot check the image on {runtime}: {exc}",
+                       {"reference": item.reference, "runtime": runtime, "platform": platform})
     label = f"{item.name} {want} on {runtime}"
     found = [i for i in images if want in i.names]
     if not found:
         hints = _elsewhere(want, images, _digest_or_none(item.digest))
-        return Verdict(Status.FAIL, f"{label}: missing" + (f" ({'; '.join(hints)})" if hints else ""))
+        facts = _image_facts(want, runtime, platform, _digest_or_none(item.digest) or item.digest, None)
+        if hints:
+            facts["elsewhere"] = hints
+        return Verdict(Status.FAIL, f"{label}: missing" + (f" ({'; '.join(hints)})" if hints else ""), facts)
     if len(found) > 1:
         listed = " | ".join(i.describe() for i in found)
-        return Verdict(Status.ERROR, f"{label}: the name is on {len(found)} images: {listed}")
+        facts = _image_facts(want, runtime, platform, item.digest, None)
+        facts["found"] = {"image": str(want), "images": [i.describe() for i in found]}
+        return Verdict(Status.ERROR, f"{label}: the name is on {len(found)} images: {listed}", facts)
     image = found[0]
     if item.digest is None:
-        return Verdict(Status.PASS, f"{label}: present, no digest pinned ({image.describe()})")
+        return Verdict(Status.PASS, f"{label}: present, no digest pinned ({image.describe()})",
+                       _image_facts(want, runtime, platform, None, image))
     try:
         pinned = normalize_digest(item.digest)
     except ValueError as exc:
-        return Verdict(Status.ERROR, f"{label}: the pinned digest is unusable: {exc}")
-    return _judge_digest(label, image, pinned, platform, facts or RegistryFacts())
+        return Verdict(Status.ERROR, f"{label}: the pinned digest is unusable: {exc}",
+                       _image_facts(want, runtime, platform, item.digest, image))
+    return _judge_digest(label, image, pinned, platform, facts or RegistryFacts(),
+                         lambda **more: _image_facts(want, runtime, platform, pinned, image, **more))
 
 
-def _judge_digest(label: str, image: NodeImage, pinned: str, platform: str, facts: RegistryFacts) -> Verdict:
+def _image_facts(want: Reference, runtime: str, platform: str, digest: Optional[str], image: Optional[NodeImage],
+                 *, image_id: Optional[str] = None, by: Optional[str] = None) -> dict:
+    """What the reports carry: the image asked for and the one found, side by side."""
+    expected: dict = {"image": str(want)}
+    if digest:
+        expected["digest"] = digest
+    if image_id:
+        expected["image_id"] = image_id
+    if image is None:
+        found: dict = {"image": "missing"}
+    else:
+        found = {"image": str(want), "digest": ", ".join(sorted(image.digests)) or "none",
+                 "image_id": image.image_id, "names": sorted(str(n) for n in image.names)}
+    facts = {"reference": str(want), "runtime": runtime, "platform": platform, "expected": expected,
+             "found": found}
+    if by:
+        facts["by"] = by
+    return facts
+
+
+def _judge_digest(label: str, image: NodeImage, pinned: str, platform: str, facts: RegistryFacts,
+                  said) -> Verdict:
     held = image.digests
     found = f"found {image.describe()}"
     if pinned in held:
-        return Verdict(Status.PASS, f"{label}: holds the pinned digest {pinned}")
+        return Verdict(Status.PASS, f"{label}: holds the pinned digest {pinned}", said(by="repo digest"))
     for digest in sorted(held):
         if facts.children.get(digest, {}).get(platform) == pinned:
             return Verdict(
-                Status.PASS, f"{label}: holds index {digest}, whose {platform} manifest is the pinned {pinned}"
+                Status.PASS, f"{label}: holds index {digest}, whose {platform} manifest is the pinned {pinned}",
+                said(by=f"{platform} manifest of the index held"),
             )
     manifest = pinned
     if pinned in facts.children:
@@ -99,11 +130,13 @@ def _judge_digest(label: str, image: NodeImage, pinned: str, platform: str, fact
         if manifest is None:
             platforms = ", ".join(sorted(facts.children[pinned])) or "none"
             return Verdict(
-                Status.FAIL, f"{label}: the pinned index {pinned} has no {platform} manifest (it has: {platforms}); {found}"
+                Status.FAIL, f"{label}: the pinned index {pinned} has no {platform} manifest (it has: {platforms}); {found}",
+                said(),
             )
         if manifest in held:
             return Verdict(
-                Status.PASS, f"{label}: holds {manifest}, the {platform} manifest of the pinned index {pinned}"
+                Status.PASS, f"{label}: holds {manifest}, the {platform} manifest of the pinned index {pinned}",
+                said(by=f"{platform} manifest of the pinned index"),
             )
     config = facts.configs.get(manifest)
     if config and image.image_id:
@@ -113,16 +146,19 @@ def _judge_digest(label: str, image: NodeImage, pinned: str, platform: str, fact
                 Status.PASS,
                 f"{label}: {how}, but its image ID {config} is the config digest of the pinned {pinned}"
                 + (f" ({platform} manifest {manifest})" if manifest != pinned else ""),
+                said(image_id=config, by="image ID is the pinned image's config digest"),
             )
         return Verdict(
             Status.FAIL,
             f"{label}: expected {pinned} (image ID {config} for {platform}), {found}",
+            said(image_id=config),
         )
     if not held:
         why = "no image ID either" if not image.image_id else f"no config digest of {pinned} for {platform} from the registry"
         return Verdict(
             Status.ERROR,
             f"{label}: unverifiable: no repo digest (loaded from a tarball?) and {why}; {found}",
+            said(),
         )
     unknown = [d for d in sorted(held) if d not in facts.children and image.is_index is not False]
     if unknown:
@@ -130,8 +166,9 @@ def _judge_digest(label: str, image: NodeImage, pinned: str, platform: str, fact
             Status.ERROR,
             f"{label}: unverifiable: expected {pinned}; the node holds {', '.join(unknown)}, which may be an index "
             f"whose {platform} manifest is the pinned one, and the registry facts do not list its manifests",
+            said(),
         )
-    return Verdict(Status.FAIL, f"{label}: expected {pinned}, {found}")
+    return Verdict(Status.FAIL, f"{label}: expected {pinned}, {found}", said())
 
 
 def _elsewhere(want: Reference, images: list[NodeImage], pinned: Optional[str]) -> list[str]:
@@ -194,8 +231,9 @@ def _octal(value: str) -> int:
 def file_verdict(item: FileItem, observed: ObservedFile) -> Verdict:
     """Judge one downloaded file: present at `dest`, checksum, mode and owner."""
     where = f"{item.name} {item.dest} (from {redact_url(item.url)})"
+    facts = _file_facts(item, observed)
     if not observed.exists:
-        return Verdict(Status.FAIL, f"{where}: missing")
+        return Verdict(Status.FAIL, f"{where}: missing", facts)
     wrong: list[str] = []
     unknown: list[str] = []
     if item.checksum:
@@ -231,12 +269,46 @@ def file_verdict(item: FileItem, observed: ObservedFile) -> Verdict:
         elif observed.owner != item.owner:
             wrong.append(f"owner expected {item.owner}, found {observed.owner}")
     if wrong:
-        return Verdict(Status.FAIL, f"{where}: " + "; ".join(wrong + unknown))
+        return Verdict(Status.FAIL, f"{where}: " + "; ".join(wrong + unknown), facts)
     if unknown:
-        return Verdict(Status.ERROR, f"{where}: unverifiable: " + "; ".join(unknown))
+        return Verdict(Status.ERROR, f"{where}: unverifiable: " + "; ".join(unknown), facts)
     checked = [f"checksum {normalize_checksum(item.checksum)}" if item.checksum else "no checksum pinned"]
     if item.checksum and observed.memo:
         checked[0] += " (read by an earlier run, file unchanged since)"
     checked += [f"mode {_octal(item.mode):04o}"] if item.mode else []
     checked += [f"owner {item.owner}"] if item.owner else []
-    return Verdict(Status.PASS, f"{where}: " + ", ".join(checked))
+    return Verdict(Status.PASS, f"{where}: " + ", ".join(checked), facts)
+
+
+def _file_facts(item: FileItem, observed: ObservedFile) -> dict:
+    """What the reports carry: each pinned property expected and found, side by side (no credential)."""
+    expected: dict = {"present": True}
+    found: dict = {"present": observed.exists}
+    if item.checksum:
+        expected["checksum"] = _shown(item.checksum, normalize_checksum)
+    if item.mode:
+        expected["mode"] = _shown(item.mode, lambda m: f"{_octal(m):04o}")
+    if item.owner:
+        expected["owner"] = item.owner
+    if observed.exists:
+        if item.checksum:
+            found["checksum"] = _shown(observed.checksum, normalize_checksum)
+        if item.mode:
+            found["mode"] = _shown(observed.mode, lambda m: f"{_octal(m):04o}")
+        if item.owner:
+            found["owner"] = observed.owner
+        found["size"] = observed.size
+    facts = {"dest": item.dest, "url": redact_url(item.url), "expected": expected, "found": found}
+    if observed.memo:
+        facts["read_by_earlier_run"] = True
+    return facts
+
+
+def _shown(value: Optional[str], normal) -> Optional[str]:
+    """`value` in its normal spelling, or as given when it has none (the verdict says why)."""
+    if value is None:
+        return None
+    try:
+        return normal(value)
+    except ValueError:
+        return str(value)
