@@ -213,3 +213,41 @@ def test_what_the_probe_noted_is_said_and_a_broken_probe_is_an_error():
     broken = ProbeResult(notes=["the node probe failed: KeyError: 'api'"])
     verdict = judge(plan, {probe: broken})
     assert verdict.status == "error" and "KeyError" in verdict.message
+
+
+# -- the facts the reports carry ---------------------------------------------------
+
+
+def test_a_file_checks_facts_name_the_endpoint_that_answered_and_what_failed_before():
+    urls = ("http://deb.site/dists/bookworm/InRelease", "http://deb.site/dists/bookworm/Release")
+    probe = UrlProbe(urls, True, ProxySettings())
+    plan = CheckPlan("node1", "repo:debian_repo", [Part(probe, {"hosts": ["node1"], "url": "http://deb.site"})])
+    missing = Attempt.failed(urls[0], node_error({"status": 404}, f"file {urls[0]}", urls[0]))
+    verdict = judge(plan, {probe: ProbeResult([missing, Attempt(urls[1], info={"status": 200, "method": "HEAD"})])})
+    assert verdict.facts == {"target": "repo:debian_repo", "from": "node1", "hosts": ["node1"],
+                             "url": "http://deb.site", "answer": "HEAD 200", "endpoint": urls[1],
+                             "tried": [f"{urls[0]}: {missing.error}"]}
+
+
+def test_an_image_checks_facts_put_the_needed_platforms_and_pins_beside_what_the_registry_serves():
+    plan, probe = image_check([need(digest=C), need("node3", "s390x")])
+    verdict = judge(plan, {probe: ProbeResult([served(INDEX)])})
+    assert verdict.status == "fail"
+    facts = verdict.facts
+    assert facts["expected"] == {"platforms": ["linux/amd64", "linux/s390x"], "digest": C}
+    assert facts["found"] == {"platforms": ["linux/amd64", "linux/arm64"], "digest": A}
+    assert (facts["endpoint"], facts["source"], facts["registry"], facts["hosts"]) == (
+        "server https://r.site", "hosts.toml", "r.site", ["node1", "node3"])
+
+
+def test_a_check_of_several_probes_lists_each_with_its_verdict():
+    first, probe = file_check()
+    other = UrlProbe(("http://other.site/kubeadm",), True, ProxySettings())
+    plan = CheckPlan("runner", "files:kubeadm", first.parts + [Part(other, {"url": "http://other.site/kubeadm",
+                                                                          "hosts": ["node3"]})])
+    refused = errors.ConnectionRefused("file http://other.site/kubeadm: connection refused")
+    verdict = judge(plan, {probe: ProbeResult([Attempt(URL, info={"status": 200, "method": "HEAD"})]),
+                           other: ProbeResult([Attempt.failed("http://other.site/kubeadm", refused)])})
+    assert verdict.status == "fail"
+    assert verdict.facts["hosts"] == ["node3"] and verdict.facts["endpoint"] is None
+    assert [(p["hosts"], p["verdict"]) for p in verdict.facts["probes"]] == [(["node1"], "pass"), (["node3"], "fail")]

@@ -10,7 +10,7 @@ not be built). Messages name URLs without credentials.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional
 
 from kubespray_verify import errors
@@ -28,6 +28,7 @@ class _PartVerdict:
     status: Status
     message: str
     warnings: tuple[str, ...] = ()
+    facts: Mapping = field(default_factory=dict)
 
 
 def judge(plan: CheckPlan, results: Mapping[object, ProbeResult]) -> Verdict:
@@ -45,22 +46,62 @@ def judge(plan: CheckPlan, results: Mapping[object, ProbeResult]) -> Verdict:
     shown = [v for v in verdicts if v.status == status] if status != Status.PASS else verdicts
     warnings = tuple(dict.fromkeys(w for v in verdicts for w in v.warnings))
     return Verdict(status, f"{plan.label} from {where}: " + " | ".join(v.message for v in shown),
-                   warnings=warnings)
+                   _check_facts(plan, shown, verdicts), warnings=warnings)
+
+
+def _check_facts(plan: CheckPlan, shown: list[_PartVerdict], every: list[_PartVerdict]) -> dict:
+    """The target and what its first shown probe met; every probe's own facts when it has several."""
+    facts = {"target": plan.label, "from": plan.vantage, **shown[0].facts}
+    if len(every) > 1:
+        facts["probes"] = [dict(v.facts, verdict=v.status.value) for v in every]
+    return facts
 
 
 def _part(plan: CheckPlan, part: Part, result: Optional[ProbeResult], where: str) -> _PartVerdict:
     hosts = _hosts(part)
+    unprobed = {"hosts": list(part.context.get("hosts") or [])}
     if part.error:
-        return _PartVerdict(Status.ERROR, part.error)
+        return _PartVerdict(Status.ERROR, part.error, facts=unprobed)
     if result is None:
-        return _PartVerdict(Status.ERROR, f"not probed{hosts}")
+        return _PartVerdict(Status.ERROR, f"not probed{hosts}", facts=unprobed)
     if not result.attempts and result.notes:  # the probe itself broke: nothing was learnt
-        return _PartVerdict(Status.ERROR, "; ".join(result.notes) + hosts)
+        return _PartVerdict(Status.ERROR, "; ".join(result.notes) + hosts, facts=unprobed)
     verdict = _image(part, result, where, hosts) if isinstance(part.probe, ImageProbe) \
         else _url(plan, part, result, where, hosts)
     if result.notes:
-        verdict = _PartVerdict(verdict.status, f"{verdict.message} ({'; '.join(result.notes)})", verdict.warnings)
-    return verdict
+        verdict = replace(verdict, message=f"{verdict.message} ({'; '.join(result.notes)})")
+    return replace(verdict, facts=_part_facts(part, result))
+
+
+def _part_facts(part: Part, result: ProbeResult) -> dict:
+    """What a probe met, as plain values: the URL or image, the endpoint that served, what failed before it.
+
+    Every URL here is one without credentials (probes and attempts hold no other)."""
+    facts: dict = {"hosts": list(part.context.get("hosts") or [])}
+    served = result.served
+    if isinstance(part.probe, ImageProbe):
+        route = part.probe.route
+        needs = part.context.get("needs") or []
+        facts.update(reference=part.context.get("reference"), registry=route.registry, source=route.source)
+        pins = sorted({p for p in (_pinned(n.get("digest")) for n in needs) if p})
+        facts["expected"] = {"platforms": sorted({f"linux/{n['arch']}" for n in needs})}
+        if pins:
+            facts["expected"]["digest"] = ", ".join(pins)
+        if served is not None:
+            info = served.info
+            facts["found"] = {"platforms": sorted(info.get("platforms") or {}) or None, "digest": info.get("digest")}
+            facts["media_type"] = info.get("media_type")
+    else:
+        facts["url"] = part.context.get("url")
+        if served is not None:
+            facts["answer"] = f"{served.info.get('method', 'HEAD')} {served.info.get('status')}"
+            if served.info.get("size") is not None:
+                facts["size"] = served.info["size"]
+    facts["endpoint"] = served.where if served is not None else None
+    tried = [f"{a.where}: {a.error}" for a in result.attempts if not a.ok]
+    if tried:
+        facts["tried"] = tried
+    return facts
 
 
 def _hosts(part: Part) -> str:
