@@ -4,7 +4,9 @@ pytest_plugins = [
     "plugins.expected_state",
     "plugins.observations",
     "plugins.mirror_checks",
+    "plugins.results",
     "fixtures.expected",
     "fixtures.verdicts",
     "fixtures.mirrors",
+    "fixtures.lint",
 ]

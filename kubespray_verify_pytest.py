@@ -94,6 +94,13 @@ def pytest_addoption(parser):
     group.addoption("--connect-timeout", dest="kv_connect_timeout", type=at_least_one, default=defaults.NODE_CONNECT_TIMEOUT,
                     metavar="SECONDS",
                     help=f"seconds to reach a node before its checks error (default {defaults.NODE_CONNECT_TIMEOUT})")
+    group.addoption("--report-junit", dest="kv_report_junit", metavar="PATH", default=None,
+                    help="write a JUnit XML report: one testsuite per node, then runner and cluster; each check a "
+                         "testcase named after its item, classname <vantage>.<kind>, its facts in system-out "
+                         "(pytest's own --junitxml still works)")
+    group.addoption("--report-json", dest="kv_report_json", metavar="PATH", default=None,
+                    help="write a JSON report (versioned schema): every verdict with its facts, totals per node, "
+                         "the expected state in numbers, timings")
 
 
 def inventory_option(config) -> list[str]:

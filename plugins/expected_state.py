@@ -6,6 +6,8 @@ the content-keyed cache makes the first one resolve and the rest read it.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from kubespray_verify.errors import VerifyError
@@ -13,6 +15,7 @@ from kubespray_verify.model import ExpectedState
 from kubespray_verify_pytest import resolution_options
 
 EXPECTED_STATE = pytest.StashKey[ExpectedState]()
+RESOLVE_SECONDS = pytest.StashKey[float]()  # how long this process took to have the expected state
 
 
 def pytest_configure(config):
@@ -21,11 +24,13 @@ def pytest_configure(config):
         return
     from kubespray_verify.resolve.cache import resolve_cached
 
+    started = time.monotonic()
     try:
         state = resolve_cached(*options)
     except VerifyError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[EXPECTED_STATE] = state
+    config.stash[RESOLVE_SECONDS] = time.monotonic() - started
 
 
 def expected_state(config) -> ExpectedState:
@@ -55,14 +60,10 @@ def pytest_generate_tests(metafunc):
         _parametrize_items(metafunc, "installed_binary",
                            lambda exp, item: item.kind == "file" and installed_path(exp, item) is not None)
     if "pinned_image" in metafunc.fixturenames:
-        state = expected_state(metafunc.config)
-        unique = {}
-        for exp in state.hosts.values():
-            for item in exp.items:
-                if item.kind == "image" and item.digest:
-                    unique.setdefault((item.repo, item.tag, item.digest), item)
-        items = list(unique.values())
-        metafunc.parametrize("pinned_image", items, ids=[f"{i.name}::{i.repo}:{i.tag}" for i in items])
+        from kubespray_verify.verdicts.lint import pinned_images
+
+        pins = pinned_images(expected_state(metafunc.config))
+        metafunc.parametrize("pinned_image", pins, ids=[p.id for p in pins])
     if "host_expectation" in metafunc.fixturenames:
         state = expected_state(metafunc.config)
         metafunc.parametrize("host_expectation", list(state.hosts.values()), ids=list(state.hosts))

@@ -55,7 +55,7 @@ def mirror_observation(config) -> MirrorObservation:
 
 def pytest_terminal_summary(terminalreporter, config):
     """The figures of the mirror probes: checks, distinct probes and HTTP requests per vantage point."""
-    stats = _stats(config)
+    stats = mirror_stats(config)
     if not stats:
         return
     terminalreporter.write_sep("-", "mirror probes")
@@ -67,7 +67,8 @@ def pytest_terminal_summary(terminalreporter, config):
             f"{within}, {s['seconds']:.2f} s")
 
 
-def _stats(config) -> dict:
+def mirror_stats(config) -> dict:
+    """vantage → the figures of its mirror probes (checks, distinct probes, requests, rounds, seconds)."""
     if MIRRORS in config.stash:
         return config.stash[MIRRORS].stats
     run_dir = config.stash.get(RUN_DIR, None)  # the xdist controller reads what a worker wrote

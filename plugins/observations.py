@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+from typing import Optional
 
 import pytest
 
@@ -157,3 +158,17 @@ def cluster_observation(config) -> ClusterObservation:
 @pytest.fixture(scope="session")
 def cluster(pytestconfig) -> ClusterObservation:
     return cluster_observation(pytestconfig)
+
+
+def made_observation(config) -> Optional[ClusterObservation]:
+    """The run's cluster observation if one was made: in this process, or by an xdist worker (its file);
+    None when no check needed the nodes, or observing them failed."""
+    if CLUSTER in config.stash:
+        return config.stash[CLUSTER]
+    run_dir = config.stash.get(RUN_DIR, None)
+    path = os.path.join(run_dir, "cluster.json") if run_dir else None
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        data = json.load(fh)
+    return None if "__error__" in data else ClusterObservation.from_json(data)

@@ -68,14 +68,15 @@ def pin(server, repository, tag, digest):
     ("pin/pause", "3.10", oci.sha256_digest(b"elsewhere"), False),
 ])
 def test_the_lint_asks_the_registry_for_the_tag(evidence, plain_registry, repository, tag, digest, matches):
-    found, said = evidence.pin_matches_tag(pin(plain_registry, repository, tag, digest))
+    found, said, served = evidence.pin_matches_tag(pin(plain_registry, repository, tag, digest))
     assert found is matches, said
+    assert served == (MULTI if repository == "pin/pause" else AMD64).digest
     if not matches:
         assert f"registry {plain_registry.host} serves " in said and f"for {repository}:{tag}" in said
         assert (MULTI if repository == "pin/pause" else AMD64).digest in said
 
 
 def test_a_platform_pin_is_named_with_its_platform_and_index(evidence, plain_registry):
-    _, said = evidence.pin_matches_tag(pin(plain_registry, "pin/pause", "3.10", ARM64.digest))
+    _, said, _ = evidence.pin_matches_tag(pin(plain_registry, "pin/pause", "3.10", ARM64.digest))
     assert said == (f"{ARM64.digest} is the linux/arm64 manifest of pin/pause:3.10's index {MULTI.digest} "
                     f"in registry {plain_registry.host}")

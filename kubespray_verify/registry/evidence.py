@@ -49,18 +49,19 @@ class RegistryEvidence:
                     return None, f"the registry could not be asked: {exc}"
             return registry_facts_from_documents(self._documents[key]), None
 
-    def pin_matches_tag(self, item: ImageItem) -> tuple[bool, str]:
-        """Whether the registry's `repo:tag` is the pinned digest (or an index holding it); and what it serves."""
+    def pin_matches_tag(self, item: ImageItem) -> tuple[bool, str, str]:
+        """Whether the registry's `repo:tag` is the pinned digest (or an index holding it); what it serves, in
+        words and as the tag's digest."""
         ref = parse_reference(item.reference)
         served = resolve_tag(self._client(ref.registry), ref.repository, ref.tag)
         where = pin_in_tag(item.digest, served)
         tag = f"{ref.repository}:{ref.tag}"
         if where == WHOLE:
-            return True, f"registry {ref.registry} serves {served['digest']} for {tag}"
+            return True, f"registry {ref.registry} serves {served['digest']} for {tag}", served["digest"]
         if where is not None:
             return True, (f"{item.digest} is the {where} manifest of {tag}'s index {served['digest']} "
-                          f"in registry {ref.registry}")
-        return False, f"registry {ref.registry} serves {describe(served)} for {tag}"
+                          f"in registry {ref.registry}"), served["digest"]
+        return False, f"registry {ref.registry} serves {describe(served)} for {tag}", served["digest"]
 
     def _fetch(self, registry: str, repository: str, digest: str) -> dict[str, str]:
         client = self._client(registry)
