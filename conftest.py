@@ -5,6 +5,7 @@ pytest_plugins = [
     "plugins.observations",
     "plugins.mirror_checks",
     "plugins.results",
+    "plugins.progress",
     "fixtures.expected",
     "fixtures.verdicts",
     "fixtures.mirrors",

@@ -23,10 +23,12 @@ def pytest_configure(config):
     if not options.inventory:
         return
     from kubespray_verify.resolve.cache import resolve_cached
+    from plugins.progress import on_terminal_of
 
     started = time.monotonic()
     try:
-        state = resolve_cached(*options)
+        with on_terminal_of(config, "resolving the expected state (host profiles)") as progress:
+            state = resolve_cached(*options, progress=progress.update)
     except VerifyError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[EXPECTED_STATE] = state

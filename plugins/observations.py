@@ -82,16 +82,20 @@ def _observe_now(config) -> ClusterObservation:
         nodes = connection.nodes_from_specs(specs, connect_timeout=config.getoption("kv_connect_timeout"))
     except VerifyError as exc:
         raise pytest.UsageError(str(exc)) from None
+    from plugins.progress import on_terminal_of
+
     needs = wants(config)
     extension = mirror_run(config) if "mirrors" in needs and config.getoption("kv_from_nodes") else None
-    return observe(
-        state, nodes,
-        reresolve=lambda facts: resolve_cached(*options, node_facts=facts),
-        concurrency=config.getoption("kv_concurrency"),
-        wants=needs,
-        extension=extension,
-        memo=ChecksumMemo(reuse=not config.getoption("kv_rehash")) if "files" in needs else None,
-    )
+    with on_terminal_of(config, "observing nodes", len(state.hosts)) as shown:
+        return observe(
+            state, nodes,
+            reresolve=lambda facts: resolve_cached(*options, node_facts=facts),
+            concurrency=config.getoption("kv_concurrency"),
+            wants=needs,
+            extension=extension,
+            memo=ChecksumMemo(reuse=not config.getoption("kv_rehash")) if "files" in needs else None,
+            progress=lambda phase, done, total: shown.update(done, total, label=phase),
+        )
 
 
 FAILED = pytest.StashKey[dict]()  # name → the error a shared computation ended with

@@ -14,6 +14,7 @@ observation of the cluster.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ def observe(
     wants: frozenset = frozenset({"images", "files"}),
     extension=None,
     memo=None,
+    progress: Optional[Callable[[str, int, int], None]] = None,
 ) -> ClusterObservation:
     """Probe every host of `state`; `reresolve(node_facts)` resolves again with observed facts.
 
@@ -93,7 +95,9 @@ def observe(
     `absorb_first` / `absorb_second` take their share of the answers, and `finish(final_state,
     errors)` gives what goes into `ClusterObservation.mirrors`. `memo` (checksum_memo.ChecksumMemo)
     lets nodes skip reading files unchanged since an earlier run, and keeps what they read.
+    `progress(phase, done, total)` is told of each node that answered (or failed to) in each round.
     """
+    counted = _Counter(progress)
     results = {host: Observation(host, node=getattr(nodes.get(host), "description", "")) for host in state.hosts}
     if extension is not None:
         extension.begin(state)
@@ -139,7 +143,7 @@ def observe(
 
     workers = max(1, min(concurrency, len(results)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="observe") as pool:
-        list(pool.map(first_round, list(results)))
+        list(pool.map(counted("observing nodes", first_round, len(results)), list(results)))
 
     observed = {
         host: {"architecture": obs.facts["architecture"], "system": obs.facts.get("system", "Linux")}
@@ -165,14 +169,39 @@ def observe(
             second.setdefault(host, {}).update(extra)
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(second) or 1)),
                             thread_name_prefix="observe") as pool:
-        list(pool.map(lambda h: ask(h, second[h], extension.absorb_second if extension is not None else None),
-                      list(second)))
+        list(pool.map(counted("observing nodes, round two",
+                              lambda h: ask(h, second[h], extension.absorb_second if extension is not None else None),
+                              len(second)), list(second)))
     if memo is not None:
         memo.save()
     cluster = ClusterObservation(final, results)
     if extension is not None:
         cluster.mirrors = extension.finish(final, {h: obs.error for h, obs in results.items()}).to_json()
     return cluster
+
+
+class _Counter:
+    """Wraps each node's round so that `progress(phase, done, total)` hears of it (threads: under a lock)."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.lock = threading.Lock()
+
+    def __call__(self, phase: str, work, total: int):
+        if self.progress is None or not total:
+            return work
+        done = [0]
+        self.progress(phase, 0, total)
+
+        def counted(host):
+            try:
+                return work(host)
+            finally:
+                with self.lock:
+                    done[0] += 1
+                    self.progress(phase, done[0], total)
+
+        return counted
 
 
 def _assumed_facts(host: HostExpectation) -> dict:

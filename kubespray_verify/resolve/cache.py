@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify import __version__
 from kubespray_verify.cache import cache_root, keep, not_kept
@@ -147,13 +147,16 @@ def resolve_cached(
     extra_vars: Iterable[str] = (),
     limit: Optional[str] = None,
     node_facts: Optional[Mapping] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
 ) -> ExpectedState:
+    """The expected state, from the cache when its inputs are unchanged; `progress` as `expected.resolve`'s
+    (never called on a cache hit)."""
     extra_vars = list(extra_vars)
 
     def fresh() -> ExpectedState:
         from kubespray_verify.resolve.expected import resolve  # ansible-core: imported only to resolve
 
-        return resolve(inventory, kubespray_dir, extra_vars, limit, node_facts)
+        return resolve(inventory, kubespray_dir, extra_vars, limit, node_facts, progress)
 
     key = _cache_key(inventory, kubespray_dir, extra_vars, limit, node_facts)
     if key is None:

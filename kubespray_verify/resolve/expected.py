@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify.resolve import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify.resolve import inputs as ansible_inputs
@@ -80,11 +80,15 @@ def resolve(
     extra_vars: Iterable[str] = (),
     limit: Optional[str] = None,
     node_facts: Optional[Mapping[str, Mapping[str, str]]] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
 ) -> ExpectedState:
-    """The expected state of every host in `inventory` (after `limit`)."""
+    """The expected state of every host in `inventory` (after `limit`).
+
+    `progress(done, total)` is told of each host profile resolved (hosts alike resolve as one profile).
+    """
     tree = locate(kubespray_dir, inventory)
     inputs = ansible_inputs.load(inventory, extra_vars, limit, group_mappings=tree.group_mappings)
-    return Resolver(tree, inputs, node_facts or {}).run()
+    return Resolver(tree, inputs, node_facts or {}).run(progress)
 
 
 @dataclass
@@ -136,7 +140,7 @@ class Resolver:
         """Hosts with the same key resolve alike unless templating touches HOST_IDENTITY_VARS."""
         return self._profile_key(host, inv_vars, facts, is_delegate)
 
-    def run(self) -> ExpectedState:
+    def run(self, progress: Optional[Callable[[int, int], None]] = None) -> ExpectedState:
         seen = self.prepare()
 
         delegate = self._delegate()
@@ -146,9 +150,13 @@ class Resolver:
             profiles.setdefault(key, _Profile(facts_source=source)).hosts.append(host)
 
         results: dict[str, HostExpectation] = {}
-        for profile in profiles.values():
+        for done, profile in enumerate(profiles.values()):
+            if progress is not None:
+                progress(done, len(profiles))
             for host, expectation in self._resolve_profile(profile, delegate):
                 results[host.name] = expectation
+        if progress is not None:
+            progress(len(profiles), len(profiles))
         ordered = {h.name: results[h.name] for h in self.inputs.hosts}
         state = ExpectedState(
             kubespray_dir=str(self.tree.root),
