@@ -20,6 +20,8 @@ are pytest's.
 
 from __future__ import annotations
 
+import os
+import shlex
 import time
 from importlib import metadata
 from typing import Optional
@@ -154,9 +156,6 @@ def pytest_unconfigure(config):
         config.pluginmanager.unregister(collector)
 
 
-DEFAULT_REPORTCHARS = "fE"  # pytest's -r default
-
-
 class Collector:
     """The controller's plugin: every check's phases as they arrive, the reports written at the end."""
 
@@ -178,10 +177,10 @@ class Collector:
         config = self.config
         if not _suite_run(config):
             return
-        if config.option.tbstyle == "auto":
+        if not _given(config, "--tb"):
             config.option.tbstyle = "no"
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None and config.option.reportchars == DEFAULT_REPORTCHARS:
+        if reporter is not None and not _given(config, "-r"):
             reporter.reportchars = reporter.reportchars.replace("f", "").replace("E", "")
 
     def pytest_collection_finish(self, session):
@@ -301,6 +300,15 @@ def _write_line(terminalreporter, line) -> None:
     for text, markup in line:
         terminalreporter.write(text, **markup)
     terminalreporter.write("\n")
+
+
+def _given(config, option: str) -> bool:
+    """Whether the run was given `option` (on the command line, in PYTEST_ADDOPTS or the ini's addopts)."""
+    args = [*map(str, config.invocation_params.args), *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+            *config.getini("addopts")]
+    if option.startswith("--"):
+        return any(a == option or a.startswith(option + "=") for a in args)
+    return any(a.startswith(option) and not a.startswith("--") for a in args)
 
 
 def _suite_run(config) -> bool:

@@ -122,9 +122,8 @@ def side_by_side(facts: Mapping) -> Iterator[tuple[str, str, str]]:
     if any(found.get(name) in ("false", "missing") for name in ("present", "image")):
         return
     for name, value in expected.items():
-        other = found.get(name, "none")
-        if other != value:
-            yield name, value, other
+        if name in found and found[name] != value:
+            yield name, value, found[name]
 
 
 def _clip(text: str, room: int) -> str:
