@@ -27,13 +27,16 @@ def validate_junit(path: Path) -> None:
 
 def junit_suites(path: Path) -> dict[str, dict]:
     """{suite: {"tests", "failures", "errors", "skipped", "properties": {name: value},
-    "cases": {(classname, name): (verdict, message, system-out)}}}, after validating the file."""
+    "cases": {(classname, name): (verdict, message, system-out)}}}, after validating the file.
+
+    A pass's message is the `message:` line its system-out opens with."""
     validate_junit(path)
     suites = {}
     for suite in JUnitXml.fromfile(str(path)):
         cases = {}
         for case in suite:
-            verdict, message = "pass", ""
+            out = case.system_out or ""
+            verdict, message = "pass", out.split("\n", 1)[0].removeprefix("message: ") if out.startswith("message: ") else ""
             for result in case.result:
                 verdict, message = OUTCOMES[type(result)], result.message or ""
             assert (case.classname, case.name) not in cases, f"{suite.name}: {case.classname} {case.name} twice"

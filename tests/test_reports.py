@@ -88,7 +88,7 @@ def test_junit_validates_and_reads_back_a_suite_per_vantage_point(tmp_path):
     verdict, message, out = node1["cases"][("node1.image", "calico_node")]
     assert (verdict, message) == ("fail", f"calico_node r/calico/node:v3 on containerd: expected {A}")
     assert f"expected.digest: {A}" in out.splitlines() and f"found.digest: {B}" in out.splitlines()
-    assert node1["cases"][("node1.file", "kubeadm")][0] == "pass"
+    assert node1["cases"][("node1.file", "kubeadm")][:2] == ("pass", "kubeadm /tmp/releases/kubeadm: checksum " + A)
     assert node1["cases"][("node1.installed_binary", "kubeadm")][:2] == (
         "skip", "node1: /usr/local/bin/kubeadm not installed yet")
     assert {v for v, _, _ in suites["node2"]["cases"].values()} == {"error"}
