@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -76,6 +77,21 @@ def run_suite(lab, tmp_path: Path, *args: str, extra_vars: Optional[dict] = None
     """`run_reports`, read as {test name: (outcome, message)} and the run's stdout."""
     run = run_reports(lab, tmp_path, *args, extra_vars=extra_vars, check=check)
     return run.outcomes(), run.stdout
+
+
+def junit_outcomes(report: Path) -> dict[str, tuple[str, str]]:
+    """pytest's own --junitxml, validated, as {test name: (passed | failure | error | skipped, message)}."""
+    validate_junit(report)
+    outcomes = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        for kind in ("failure", "error", "skipped"):
+            element = case.find(kind)
+            if element is not None:
+                outcomes[case.get("name", "")] = (kind, element.get("message", "") + (element.text or ""))
+                break
+        else:
+            outcomes[case.get("name", "")] = ("passed", "")
+    return outcomes
 
 
 def sessions(lab) -> dict[str, int]:
