@@ -96,7 +96,7 @@ def flatten(facts: Mapping, prefix: str = "") -> list[tuple[str, str]]:
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    if value is None:
+    if value is None or (isinstance(value, (Mapping, list, tuple)) and not value):
         return "none"
     if isinstance(value, bool):
         return "true" if value else "false"

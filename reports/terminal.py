@@ -51,10 +51,22 @@ def _row(suite: Suite, name_width: int, width: int) -> Line:
     if worst is not None:
         used = name_width + len(VERDICTS) * 7 + 2
         line.append(("  ", {}))
-        line.append((_clip(f"{worst.kind} {worst.item}: {worst.message}", width - used), COLOURS[worst.verdict]))
+        line.append((_clip(f"{worst.kind} {worst.item}: {brief(worst)}", width - used), COLOURS[worst.verdict]))
     elif not suite.cases:
         line.append(("  no checks", {}))
     return line
+
+
+def brief(case: Case) -> str:
+    """What is wrong in a few words, for the table: from the facts when they say it, else the message."""
+    found = dict(flatten(case.facts.get("found") or {}))
+    if any(found.get(name) in ("false", "missing") for name in ("present", "image")):
+        return "missing"
+    rows = list(side_by_side(case.facts))
+    if not rows:
+        return case.message
+    return "; ".join(f"{name} expected {expected}, found {other}" if len(expected) + len(other) <= 24
+                     else f"{name} differs" for name, expected, other in rows)
 
 
 def findings(result: RunResult, width: int) -> list[Line]:
@@ -101,8 +113,13 @@ def _finding(cases: list[Case], width: int) -> list[Line]:
     if rows:
         label_width = max(len(name) for name, _, _ in rows)
         for name, expected, found in rows:
-            lines.append([(f"{pad}{name:<{label_width}}  expected ", {}), (expected, {"green": True}),
-                          ("  found ", {}), (found, COLOURS[case.verdict])])
+            head = f"{pad}{name:<{label_width}}  "
+            if len(head) + len(expected) + len(found) + len("expected   found ") <= width:
+                lines.append([(head + "expected ", {}), (expected, {"green": True}),
+                              ("  found ", {}), (found, COLOURS[case.verdict])])
+            else:  # too wide for one line: one above the other
+                lines.append([(head + "expected ", {}), (expected, {"green": True})])
+                lines.append([(" " * len(head) + "found    ", {}), (found, COLOURS[case.verdict])])
     for text in case.detail.rstrip().splitlines():
         lines.append([(pad + text, {})])
     return lines

@@ -161,14 +161,24 @@ def test_the_table_has_a_row_per_vantage_point_with_its_counts_and_worst_finding
     text = terminal.render(terminal.table(result(), 120)).splitlines()
     assert text[0].split() == ["suite", "pass", "fail", "error", "skip", "worst", "finding"]
     assert text[1].split()[:5] == ["node1", "1", "1", "0", "1"]
-    assert "image calico_node: calico_node r/calico/node:v3 on containerd: expected" in text[1]
+    assert text[1].endswith("image calico_node: digest differs")  # two digests: too long for the table
     assert text[2].split()[:5] == ["node2", "0", "0", "2", "0"] and "unreachable" in text[2]
     assert text[3].split() == ["runner", "0", "0", "0", "0", "no", "checks"]
     assert all(len(line) <= 120 for line in text)
 
 
+@pytest.mark.parametrize("facts, message, says", [
+    ({"expected": {"present": True, "checksum": A}, "found": {"present": False}}, "x: missing", "missing"),
+    ({"expected": {"mode": "0755", "checksum": A}, "found": {"mode": "0600", "checksum": A}}, "x", "mode expected 0755, found 0600"),
+    ({"expected": {"image": "r/x:1"}, "found": {"image": "missing"}}, "x: missing (present only as y)", "missing"),
+    ({}, "node2: unreachable", "node2: unreachable"),
+])
+def test_the_table_says_what_is_wrong_in_a_few_words(facts, message, says):
+    assert terminal.brief(Case("node1", "file", "x", "fail", message, facts)) == says
+
+
 def test_findings_say_each_failure_once_by_node_with_expected_and_found_side_by_side():
-    text = terminal.render(terminal.findings(result(), 100))
+    text = terminal.render(terminal.findings(result(), 200))
     lines = text.splitlines()
     assert lines[0] == "node1: 1 failed"
     assert lines[1].split() == ["FAIL", "image", "calico_node"]
@@ -179,6 +189,13 @@ def test_findings_say_each_failure_once_by_node_with_expected_and_found_side_by_
     assert "ERROR image calico_node; file kubeadm (2 checks)" in [" ".join(line.split()) for line in lines]
     assert text.count("node2: unreachable: connection refused") == 1
     assert "cluster: 1 failed" in lines and "kubeadm: checksum" not in text
+
+
+def test_expected_and_found_too_wide_for_one_line_stand_one_above_the_other():
+    lines = terminal.render(terminal.findings(result(), 100)).splitlines()
+    at = lines.index(f"        digest  expected {A}")
+    assert lines[at + 1] == f"                found    {B}"
+    assert all(len(line) <= 100 for line in lines if A not in line and B not in line)
 
 
 def test_the_summary_is_coloured_by_verdict_and_plain_when_rendered_for_a_log():
