@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from kubespray_verify.resolve.templating import ANSIBLE_CORE
+
 from tests.kubespray_fixtures import THREE_NODES, kubespray_dir, write_inventory
 
 
@@ -58,7 +60,9 @@ def test_ini_inventory_error_names_file_and_line(tmp_path):
     bad = tmp_path / "inventory.ini"
     bad.write_text("[kube_node]\nnode1 ansible_host\n")
     line = one_error_line(run_expected("-i", str(bad), cwd=tmp_path))
-    assert f"{bad}:2" in line
+    assert "Expected key=value host variable assignment, got: ansible_host" in line
+    # ansible-core 2.19's INI plugin no longer says on which line it stopped; earlier ones do.
+    assert f"{bad}:2" in line if ANSIBLE_CORE < (2, 19) else f"inventory {bad}:" in line
 
 
 def test_kubespray_dir_that_is_not_kubespray(inventory, tmp_path):

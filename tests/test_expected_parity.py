@@ -57,6 +57,8 @@ def render_with_ansible(inventory: Path, out: Path, extra_vars: list[str] = (), 
         "KV_DEFAULTS_ROLE": str(role or find_defaults_role(kubespray_dir())),
         "ANSIBLE_ACTION_PLUGINS": str(HERE / "parity_plugins"),
         "ANSIBLE_HOST_KEY_CHECKING": "False",
+        # Kubespray's download rule ends in `... | length`, a number; ansible-core 2.19 wants booleans unless told.
+        "ANSIBLE_ALLOW_BROKEN_CONDITIONALS": "True",
     })
     sibling = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     playbook = sibling if os.path.exists(sibling) else shutil.which("ansible-playbook")
