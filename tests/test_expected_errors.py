@@ -117,3 +117,19 @@ def test_credentials_in_a_files_repo_url_are_not_printed(inventory, tmp_path):
             assert "http://***@10.0.0.2:8080/kubeadm" in proc.stdout
     cached = list((tmp_path / ".kv-cache" / "expected").glob("*.json"))
     assert cached and all(p.stat().st_mode & 0o077 == 0 for p in cached)
+
+
+def test_a_plugin_of_a_collection_not_installed_names_the_collection_and_how_to_install_it(inventory, tmp_path):
+    (inventory.parent / "group_vars" / "all" / "zz.yml").write_text(
+        "kubeadm_download_url: \"http://{{ '10.0.0.2' | example_ns.absent_collection.ipwrap }}:8080/kubeadm\"\n"
+        "kubectl_download_url: \"http://{{ lookup('example_ns.absent_collection.site', 'x') }}/kubectl\"\n")
+    proc = run_expected("-i", str(inventory), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = {e["name"]: e["error"] for e in json.loads(proc.stdout)["hosts"]["node1"]["errors"]}
+    assert set(errors) == {"kubeadm", "kubectl"}
+    for item, plugin in (("kubeadm", "ipwrap"), ("kubectl", "site")):
+        assert errors[item].startswith(f"example_ns.absent_collection.{plugin} needs the "
+                                       "example_ns.absent_collection collection"), errors[item]
+        assert "ansible-galaxy collection install example_ns.absent_collection" in errors[item]
+        assert "requirements.txt" in errors[item]
