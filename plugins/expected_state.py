@@ -6,9 +6,11 @@ the content-keyed cache makes the first one resolve and the rest read it.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from kubespray_verify.errors import VerifyError
+from kubespray_verify.errors import InternalError, VerifyError, traceback_text
 from kubespray_verify.model import ExpectedState
 from kubespray_verify_pytest import resolution_options
 
@@ -24,8 +26,15 @@ def pytest_configure(config):
     try:
         state = resolve_cached(*options)
     except VerifyError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise usage_error(config, exc) from None
     config.stash[EXPECTED_STATE] = state
+
+
+def usage_error(config, exc: VerifyError) -> pytest.UsageError:
+    """One line for pytest to print; an internal error's traceback first, under -v."""
+    if isinstance(exc, InternalError) and config.getoption("verbose") > 0:
+        sys.stderr.write(traceback_text(exc))
+    return pytest.UsageError(str(exc))
 
 
 def expected_state(config) -> ExpectedState:

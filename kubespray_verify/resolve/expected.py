@@ -27,7 +27,7 @@ from kubespray_verify.resolve import ansible_env  # noqa: F401  (must precede an
 from kubespray_verify.resolve import defaults_play
 from kubespray_verify.resolve import inputs as ansible_inputs
 from kubespray_verify.digests import is_unset, normalize_checksum, optional_digest
-from kubespray_verify.errors import InventoryError
+from kubespray_verify.errors import InventoryError, reports_unexpected
 from kubespray_verify.resolve.tree import KubesprayTree, locate
 from kubespray_verify.kubespray import KUBEADM_IMAGES, REPO_VARS
 from kubespray_verify.resolve.templating import ANSIBLE_CORE_VERSION, VariablesRead, expression, missing_collection
@@ -74,6 +74,7 @@ _SHARED_MAGIC_VARS = frozenset({
 
 
 
+@reports_unexpected("resolving the expected state")
 def resolve(
     inventory: Sequence[str],
     kubespray_dir: Optional[str] = None,
@@ -313,6 +314,8 @@ class Resolver:
             defaults = tmpl(recorded.get("download_defaults") or {})
         except AnsibleError as exc:
             raise InventoryError(f"host {host.name}: download_defaults: {explain(exc)}") from None
+        if not isinstance(defaults, Mapping):
+            raise InventoryError(f"host {host.name}: variable 'download_defaults' is not a mapping")
 
         for name, raw in downloads.items():
             try:
@@ -351,8 +354,8 @@ class Resolver:
         if container:
             return ImageItem(
                 name=name,
-                repo=str(item["repo"]),
-                tag=str(item["tag"]),
+                repo=str(_field(item, name, "repo")),
+                tag=str(_field(item, name, "tag")),
                 digest=optional_digest(_checksum_field(item)),
                 groups=tuple(groups),
                 delegate=via_delegate,
@@ -361,8 +364,8 @@ class Resolver:
             return None
         return FileItem(
             name=name,
-            url=str(item["url"]),
-            dest=str(item["dest"]),
+            url=str(_field(item, name, "url")),
+            dest=str(_field(item, name, "dest")),
             checksum=normalize_checksum(_checksum_field(item), default_algo="sha256" if "sha256" in item else None),
             unarchive=truthy(item.get("unarchive", False)),
             owner=str(item.get("owner")),
@@ -437,6 +440,13 @@ def _set_vars(tmpl, recorded: VariablesRead, names: Iterable[str]) -> tuple[str,
         if not is_unset(value):
             found.append(name)
     return tuple(found)
+
+
+def _field(item: Mapping, name: str, key: str) -> Any:
+    """A field every item of its kind has; one missing is that item's error."""
+    if key not in item:
+        raise ValueError(f"downloads.{name} has no {key}")
+    return item[key]
 
 
 def _checksum_field(item: Mapping) -> Any:

@@ -177,10 +177,14 @@ def _failure_text(msg, exception: BaseException) -> str:
 
 
 def _unparsed_message(sources: Sequence[str], warnings: list[str], exc: Exception) -> str:
-    """The reason the plugin that should have read the source gave (INI: "path:line: ...")."""
+    """The reason the plugin that should have read the source gave (INI: "path:line: ...", YAML: the
+    yaml plugin's; the YAML itself was checked before)."""
     for warning in warnings:
         m = re.search(r"Failed to parse (\S+) with (\w+) plugin: (.*)", warning)
-        if m and m.group(2) == "ini" and not m.group(1).endswith(YAML_SUFFIXES):
+        if not m:
+            continue
+        yaml_source = m.group(1).endswith(YAML_SUFFIXES)
+        if (m.group(2) == "ini" and not yaml_source) or (m.group(2) == "yaml" and yaml_source):
             return f"inventory {m.group(1)}: {m.group(3)}"
     return f"inventory {', '.join(sources)}: {first_lines(exc)}"
 
