@@ -47,9 +47,10 @@ def expected_state(config) -> ExpectedState:
 
 
 def _parametrize_items(metafunc, fixture: str, keep) -> None:
-    """Parametrize `fixture` over every (host, item) that `keep(host expectation, item)` accepts."""
+    """Parametrize `fixture` over every (host, item) the host must hold (`items_held`: not what the
+    download_delegate fetches only for others) that `keep(host expectation, item)` accepts."""
     state = expected_state(metafunc.config)
-    pairs = [(host, item) for host, exp in state.hosts.items() for item in exp.items if keep(exp, item)]
+    pairs = [(host, item) for host, exp in state.hosts.items() for item in exp.items_held() if keep(exp, item)]
     metafunc.parametrize(("inventory_host", fixture), pairs, ids=[f"{h}::{i.name}" for h, i in pairs])
 
 
