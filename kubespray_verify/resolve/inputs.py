@@ -17,10 +17,10 @@ from typing import Iterable, Mapping, Optional, Sequence
 from kubespray_verify.resolve import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify.errors import InventoryError, UsageError
 from kubespray_verify.resolve.sources import check_sources
+from kubespray_verify.resolve.templating import ANSIBLE_CORE
 from kubespray_verify.resolve.yaml_check import YAML_SUFFIXES, check_inventory_tree
 
 from ansible.errors import AnsibleError  # noqa: E402
-from ansible.release import __version__ as _CORE_VERSION  # noqa: E402
 from ansible.inventory.manager import InventoryManager  # noqa: E402
 from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible.parsing.dataloader import DataLoader  # noqa: E402
@@ -28,8 +28,6 @@ from ansible.parsing.splitter import parse_kv  # noqa: E402
 from ansible.utils.vars import combine_vars  # noqa: E402
 from ansible.utils.display import Display  # noqa: E402
 from ansible.vars.manager import VariableManager  # noqa: E402
-
-ANSIBLE_CORE = tuple(int(part) for part in _CORE_VERSION.split(".")[:2])
 
 # Kubespray's boilerplate maps these with `group_by` before anything else runs
 # (role dynamic_groups, "Match needed groups by their old names or definition"); used when the
