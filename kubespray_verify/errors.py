@@ -2,8 +2,14 @@
 
 Each error carries a message meant for an operator: it names the file, host,
 variable or item at fault. The CLI and the pytest plugin print it as one line
-and exit non-zero; nothing above this module needs a traceback.
+and exit non-zero; nothing above this module needs a traceback. An exception
+the suite did not raise on purpose reaches the operator as an `InternalError`:
+one line saying what was being done, the exception, and where it was raised,
+the traceback kept (as `__cause__`) for `-v`.
 """
+
+import functools
+import traceback
 
 
 class VerifyError(Exception):
@@ -20,6 +26,61 @@ class InventoryError(VerifyError):
 
 class KubesprayTreeError(VerifyError):
     """The Kubespray directory is missing or is not a Kubespray tree."""
+
+
+class InternalError(VerifyError):
+    """An exception the suite did not expect (a bug, or a library unlike every version the suite knows)."""
+
+    @classmethod
+    def of(cls, doing: str, exc: BaseException) -> "InternalError":
+        reason = " ".join(str(exc).split()) or "(no message)"
+        if len(reason) > 300:
+            reason = reason[:297] + "..."
+        return cls(f"internal error while {doing}: {type(exc).__name__}: {reason} (raised at {raised_at(exc)}); "
+                   "run with -v for the traceback")
+
+    def with_cause(self, cause: BaseException) -> "InternalError":
+        self.__cause__ = cause
+        return self
+
+
+def raised_at(exc: BaseException) -> str:
+    """Where `exc` was raised: `package/module.py:LINE in FUNCTION`, the path from its top-level package."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "an unknown place"
+    frame = frames[-1]
+    path = frame.filename
+    for marker in ("/site-packages/", "/dist-packages/", "/kubespray_verify/"):
+        if marker in path:
+            path = path.rsplit(marker, 1)[1]
+            path = f"kubespray_verify/{path}" if marker == "/kubespray_verify/" else path
+            break
+    return f"{path}:{frame.lineno} in {frame.name}"
+
+
+def traceback_text(exc: BaseException) -> str:
+    """The traceback of what an InternalError reports (its cause), for `-v`."""
+    cause = exc.__cause__ or exc
+    return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+
+
+def reports_unexpected(doing: str):
+    """Decorator: any exception but a VerifyError becomes an InternalError saying it happened while `doing`."""
+
+    def wrap(function):
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except VerifyError:
+                raise
+            except Exception as exc:
+                raise InternalError.of(doing, exc) from exc
+
+        return guarded
+
+    return wrap
 
 
 class CheckError(VerifyError):

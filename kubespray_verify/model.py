@@ -90,6 +90,12 @@ class HostExpectation:
     def item(self, name: str) -> Optional[Item]:
         return next((i for i in self.items if i.name == name), None)
 
+    def items_held(self) -> list[Item]:
+        """The items this node must hold itself: all but those it fetches only for other nodes, as the
+        download_delegate under download_run_once (`delegate`). Kubespray downloads those onto it during
+        the deploy and pushes them on; before the deploy it need not have them."""
+        return [i for i in self.items if not i.delegate]
+
     def to_json(self) -> dict:
         return {
             "arch": self.arch,

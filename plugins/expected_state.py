@@ -6,11 +6,12 @@ the content-keyed cache makes the first one resolve and the rest read it.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
 
-from kubespray_verify.errors import VerifyError
+from kubespray_verify.errors import InternalError, VerifyError, traceback_text
 from kubespray_verify.model import ExpectedState
 from kubespray_verify_pytest import resolution_options
 
@@ -30,9 +31,16 @@ def pytest_configure(config):
         with on_terminal_of(config, "resolving the expected state (host profiles)") as progress:
             state = resolve_cached(*options, progress=progress.update)
     except VerifyError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise usage_error(config, exc) from None
     config.stash[EXPECTED_STATE] = state
     config.stash[RESOLVE_SECONDS] = time.monotonic() - started
+
+
+def usage_error(config, exc: VerifyError) -> pytest.UsageError:
+    """One line for pytest to print; an internal error's traceback first, under -v."""
+    if isinstance(exc, InternalError) and config.getoption("verbose") > 0:
+        sys.stderr.write(traceback_text(exc))
+    return pytest.UsageError(str(exc))
 
 
 def expected_state(config) -> ExpectedState:
@@ -45,9 +53,10 @@ def expected_state(config) -> ExpectedState:
 
 
 def _parametrize_items(metafunc, fixture: str, keep) -> None:
-    """Parametrize `fixture` over every (host, item) that `keep(host expectation, item)` accepts."""
+    """Parametrize `fixture` over every (host, item) the host must hold (`items_held`: not what the
+    download_delegate fetches only for others) that `keep(host expectation, item)` accepts."""
     state = expected_state(metafunc.config)
-    pairs = [(host, item) for host, exp in state.hosts.items() for item in exp.items if keep(exp, item)]
+    pairs = [(host, item) for host, exp in state.hosts.items() for item in exp.items_held() if keep(exp, item)]
     metafunc.parametrize(("inventory_host", fixture), pairs, ids=[f"{h}::{i.name}" for h, i in pairs])
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from kubespray_verify.errors import VerifyError
 from kubespray_verify.mirrors.plan import check_id, labels
-from plugins.expected_state import expected_state
+from plugins.expected_state import expected_state, usage_error
 from plugins.observations import RUN_DIR, cluster_observation, mirror_run, shared
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def _runner_only(config) -> MirrorObservation:
     try:
         return mirror_run(config).runner_only(expected_state(config))
     except VerifyError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise usage_error(config, exc) from None
 
 
 def mirror_observation(config) -> MirrorObservation:

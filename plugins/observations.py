@@ -24,7 +24,7 @@ import pytest
 from kubespray_verify.errors import VerifyError
 from kubespray_verify.nodes.observe import ClusterObservation, observe
 from kubespray_verify_pytest import inventory_option, resolution_options
-from plugins.expected_state import expected_state
+from plugins.expected_state import expected_state, usage_error
 
 RUN_DIR = pytest.StashKey[str]()
 CLUSTER = pytest.StashKey[ClusterObservation]()
@@ -81,7 +81,7 @@ def _observe_now(config) -> ClusterObservation:
         specs = connection_specs_cached(*options)
         nodes = connection.nodes_from_specs(specs, connect_timeout=config.getoption("kv_connect_timeout"))
     except VerifyError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise usage_error(config, exc) from None
     from plugins.progress import on_terminal_of
 
     needs = wants(config)

@@ -21,12 +21,25 @@ def kubespray_dir() -> Path:
     return path
 
 
+def release_trees() -> list[Path]:
+    """The whole Kubespray trees of each release beside the trimmed master ($KUBESPRAY_RELEASES, else
+    shared/kubespray/): every directory there with its roles and its requirements.txt."""
+    given = os.environ.get("KUBESPRAY_RELEASES")
+    base = Path(given) if given else SHARED_KUBESPRAY.parent
+    trees = sorted(p for p in base.iterdir() if (p / "roles").is_dir() and (p / "requirements.txt").is_file()) \
+        if base.is_dir() else []
+    return trees
+
+
 def write_inventory(root: Path, hosts: dict, groups: dict, group_vars: dict | None = None,
-                    host_vars: dict | None = None, with_sample: bool = True) -> Path:
-    """hosts: {name: vars}; groups: {group: [hosts]}; group_vars: {group: {var: value}}."""
+                    host_vars: dict | None = None, with_sample: bool = True, tree: Path | None = None) -> Path:
+    """hosts: {name: vars}; groups: {group: [hosts]}; group_vars: {group: {var: value}}.
+
+    With `with_sample`, the group_vars of the sample inventory of `tree` (default: kubespray_dir()) come first.
+    """
     root.mkdir(parents=True, exist_ok=True)
     if with_sample:
-        shutil.copytree(kubespray_dir() / "inventory" / "sample" / "group_vars", root / "group_vars",
+        shutil.copytree((tree or kubespray_dir()) / "inventory" / "sample" / "group_vars", root / "group_vars",
                         dirs_exist_ok=True)
     inventory = {"all": {"hosts": {h: dict(v) for h, v in hosts.items()},
                          "children": {g: {"hosts": {h: None for h in members}} for g, members in groups.items()}}}
@@ -42,7 +55,7 @@ def write_inventory(root: Path, hosts: dict, groups: dict, group_vars: dict | No
     return root / "hosts.yml"
 
 
-def with_k8s_cluster(groups: dict) -> dict:
+def with_k8s_cluster(groups: dict, tree: Path | None = None) -> dict:
     """`groups`, plus k8s_cluster declared when the Kubespray tree under test does not derive it.
 
     Kubespray's boilerplate derives k8s_cluster from kube_control_plane, kube_node and calico_rr only
@@ -50,7 +63,7 @@ def with_k8s_cluster(groups: dict) -> dict:
     """
     from kubespray_verify.resolve.tree import locate
 
-    mappings = locate(str(kubespray_dir()), []).group_mappings
+    mappings = locate(str(tree or kubespray_dir()), []).group_mappings
     if mappings is None or "kube_node" in mappings.get("k8s_cluster", ()):
         return groups
     members = {"kube_control_plane", "kube_node", "calico_rr"}
@@ -65,9 +78,10 @@ THREE_NODES = {
 }
 
 
-def uncommented_offline_yml() -> dict:
-    """The sample offline.yml with its settings uncommented, pointing at a site's mirrors."""
-    text = (kubespray_dir() / "inventory" / "sample" / "group_vars" / "all" / "offline.yml").read_text()
+def uncommented_offline_yml(tree: Path | None = None) -> dict:
+    """The sample offline.yml (of `tree`, default kubespray_dir()) with its settings uncommented, pointing at a
+    site's mirrors."""
+    text = ((tree or kubespray_dir()) / "inventory" / "sample" / "group_vars" / "all" / "offline.yml").read_text()
     lines = []
     for line in text.splitlines():
         stripped = line.lstrip()

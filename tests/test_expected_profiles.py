@@ -41,6 +41,31 @@ def test_template_reading_a_hosts_identity_resolves_per_host(tmp_path):
         assert state.hosts[f"node{i}"].item("kubeadm").url == f"http://10.1.0.{i}:8080/kubeadm-node{i}"
 
 
+def test_an_identity_variable_only_some_hosts_define_is_read_for_each(tmp_path):
+    # node3 and node4 are alike but for access_ip, which only node4 defines: a template reading it with a
+    # default must give each its own answer, whichever of the two is resolved first.
+    hosts, groups = many_hosts(4)
+    hosts["node4"]["access_ip"] = "10.9.0.4"
+    inventory = write_inventory(
+        tmp_path / "inv", hosts, groups,
+        group_vars={"all": {"kubeadm_download_url": "http://{{ access_ip | default('files.example') }}/kubeadm"}},
+    )
+    state = resolve([str(inventory)], str(kubespray_dir()))
+    assert state.hosts["node3"].item("kubeadm").url == "http://files.example/kubeadm"
+    assert state.hosts["node4"].item("kubeadm").url == "http://10.9.0.4/kubeadm"
+
+
+def test_an_identity_variable_read_through_the_vars_lookup_resolves_per_host(tmp_path):
+    hosts, groups = many_hosts(4)
+    inventory = write_inventory(
+        tmp_path / "inv", hosts, groups,
+        group_vars={"all": {"kubeadm_download_url": "http://{{ lookup('vars', 'ip') }}/kubeadm"}},
+    )
+    state = resolve([str(inventory)], str(kubespray_dir()))
+    for i in range(1, 5):
+        assert state.hosts[f"node{i}"].item("kubeadm").url == f"http://10.1.0.{i}/kubeadm"
+
+
 def test_node_facts_decide_architecture_when_inventory_is_silent(tmp_path):
     hosts, groups = many_hosts(3)
     inventory = write_inventory(tmp_path / "inv", hosts, groups)

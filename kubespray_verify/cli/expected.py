@@ -17,6 +17,8 @@ def register(sub) -> None:
     )
     add_resolution_arguments(p)
     p.add_argument("--format", choices=("json", "table"), default="json")
+    p.add_argument("-v", "--verbose", "--debug", dest="debug", action="store_true",
+                   help="on an internal error, print its traceback too")
     p.set_defaults(func=run)
 
 

@@ -2,6 +2,8 @@
 
 Every error the suite raises on purpose (`VerifyError`) is printed as one
 line on stderr with exit status 2; nothing here prints a traceback for bad input.
+An exception it did not expect is one line too, saying what failed and where;
+`-v`/`--debug` adds its traceback.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kubespray_verify.errors import VerifyError
+from kubespray_verify.errors import InternalError, VerifyError, traceback_text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,16 +33,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     if argv[:1] == ["check"]:
         # Everything after `check` is pytest's, verbatim (argparse would reorder values and options).
-        args = argparse.Namespace(func=check_cli_run, pytest_args=argv[1:])
+        args = argparse.Namespace(func=check_cli_run, command="check", pytest_args=argv[1:])
     else:
         args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except VerifyError as exc:
-        print(f"kubespray-verify: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not isinstance(exc, VerifyError):
+            exc = InternalError.of(f"running `kubespray-verify {args.command}`", exc).with_cause(exc)
+        if isinstance(exc, InternalError) and getattr(args, "debug", False):
+            print(traceback_text(exc), file=sys.stderr, end="")
+        print(f"kubespray-verify: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def check_cli_run(args) -> int:

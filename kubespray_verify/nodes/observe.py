@@ -29,7 +29,7 @@ from kubespray_verify.model import DEFAULT_FACTS, ExpectedState, FileItem, HostE
 
 def expected_paths(host: HostExpectation) -> list[dict]:
     paths: dict[str, Optional[str]] = {}
-    for item in host.items:
+    for item in host.items_held():
         if isinstance(item, FileItem):
             algo = item.checksum.split(":")[0] if item.checksum else "sha256"
             paths[item.dest] = algo
@@ -133,7 +133,7 @@ def observe(
         request: dict = {}
         if "images" in wants:
             request["runtime"] = exp.container_manager
-            request["blobs"] = any(getattr(item, "digest", None) for item in exp.items)
+            request["blobs"] = any(getattr(item, "digest", None) for item in exp.items_held())
         if "files" in wants:
             # The paths are those of the architecture assumed so far: right whenever the node confirms it.
             request["paths"] = expected_paths(exp)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify import __version__
+from kubespray_verify.errors import reports_unexpected
 from kubespray_verify.cache import cache_root, keep, not_kept
 from kubespray_verify.resolve import ansible_env  # noqa: F401  (its ANSIBLE_* settings are part of every key)
 from kubespray_verify.resolve.tree import locate
@@ -141,6 +142,7 @@ def _cache_key(inventory: Sequence[str], kubespray_dir: Optional[str], extra_var
     return input_key(inventory, kubespray_dir, extra_vars, limit, node_facts)
 
 
+@reports_unexpected("resolving the expected state")
 def resolve_cached(
     inventory: Sequence[str],
     kubespray_dir: Optional[str] = None,
@@ -183,6 +185,7 @@ def resolve_cached(
     return state
 
 
+@reports_unexpected("reading the hosts' connection variables")
 def connection_specs_cached(
     inventory: Sequence[str],
     kubespray_dir: Optional[str] = None,

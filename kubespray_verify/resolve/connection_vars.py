@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from kubespray_verify.errors import VerifyError
+from kubespray_verify.errors import VerifyError, reports_unexpected
 
 CONNECTION_VARS = (
     "ansible_host", "ansible_port", "ansible_user", "ansible_connection",
@@ -51,6 +51,7 @@ def connection_vars(inputs, host) -> tuple[dict, bool]:
     return found, literal
 
 
+@reports_unexpected("reading the hosts' connection variables")
 def connection_specs(inventory: Sequence[str], extra_vars: Sequence[str] = (),
                      limit: Optional[str] = None) -> tuple[dict[str, dict], bool]:
     """host → its connection variables (read with ansible-core), and whether all of them are literal."""

@@ -24,11 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from kubespray_verify.resolve import ansible_env  # noqa: F401  (must precede ansible imports)
+from kubespray_verify.resolve import defaults_play
 from kubespray_verify.resolve import inputs as ansible_inputs
 from kubespray_verify.digests import is_unset, normalize_checksum, optional_digest
-from kubespray_verify.errors import InventoryError
+from kubespray_verify.errors import InventoryError, reports_unexpected
 from kubespray_verify.resolve.tree import KubesprayTree, locate
 from kubespray_verify.kubespray import KUBEADM_IMAGES, REPO_VARS
+from kubespray_verify.resolve.templating import ANSIBLE_CORE_VERSION, VariablesRead, expression, missing_collection
+from kubespray_verify.resolve.templating import templar as new_templar
 from kubespray_verify.model import (
     DEFAULT_FACTS,
     DownloadDelegate,
@@ -42,9 +45,6 @@ from kubespray_verify.model import (
 )
 
 from ansible.errors import AnsibleError  # noqa: E402
-from ansible.parsing.yaml.objects import AnsibleVaultEncryptedUnicode  # noqa: E402
-from ansible.playbook.play import Play  # noqa: E402
-from ansible.release import __version__ as ANSIBLE_CORE_VERSION  # noqa: E402
 from ansible.template import Templar  # noqa: E402
 
 
@@ -74,6 +74,7 @@ _SHARED_MAGIC_VARS = frozenset({
 
 
 
+@reports_unexpected("resolving the expected state")
 def resolve(
     inventory: Sequence[str],
     kubespray_dir: Optional[str] = None,
@@ -103,13 +104,9 @@ class Resolver:
         self.inputs = inputs
         self.node_facts = node_facts
         self.resolutions = 0
-        self._recorded: list[_RecordingVars] = []  # every templar's variables, to find lookups afterwards
+        self._recorded: list[VariablesRead] = []  # every templar's variables, to find lookups afterwards
         try:
-            self.play = Play.load(
-                {"hosts": "all", "gather_facts": False, "roles": [{"role": str(tree.defaults_role)}]},
-                variable_manager=inputs.variables,
-                loader=inputs.loader,
-            )
+            self.play = defaults_play.load(tree.defaults_role, inputs.variables, inputs.loader)
         except AnsibleError as exc:
             raise InventoryError(f"Kubespray role {tree.defaults_role}: {ansible_inputs.first_lines(exc)}") from None
 
@@ -132,7 +129,7 @@ class Resolver:
             seen.append((host, inv_vars, facts, source))
         return seen
 
-    def templar(self, host) -> tuple[Templar, "_RecordingVars"]:
+    def templar(self, host) -> tuple[Templar, VariablesRead]:
         """A templar over everything `host` sees (after `prepare`), and the record of the names it looked up."""
         return self._templar(host)
 
@@ -178,10 +175,9 @@ class Resolver:
         password or pipe lookup; `now()`), or None."""
         for recorded in self._recorded:
             for name in sorted(recorded.seen):
-                if dict.__contains__(recorded, name):
-                    found = _outside_lookup(dict.__getitem__(recorded, name))
-                    if found:
-                        return f"variable {name} uses {found}"
+                found = _outside_lookup(recorded.raw(name))
+                if found:
+                    return f"variable {name} uses {found}"
         return None
 
     def _pulls_by_digest(self) -> Optional[bool]:
@@ -233,6 +229,9 @@ class Resolver:
         kept["__facts__"] = facts
         kept["__download_delegate__"] = is_delegate
         kept["group_names"] = sorted(g.name for g in host.get_groups())
+        # Which identity variables the host defines (not their values): a template reading one that some hosts
+        # lack is then read alike by every host of the profile, defined or not.
+        kept["__identity_defined__"] = sorted(k for k in inv_vars if k in HOST_IDENTITY_VARS)
         blob = json.dumps(kept, sort_keys=True, default=_stable)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -240,22 +239,21 @@ class Resolver:
         host = self.inputs.hosts[0]
         templar = self._templar(host)[0]
         try:
-            run_once = truthy(templar.template("{{ download_run_once | default(false) }}"))
+            run_once = truthy(templar.template(expression("{{ download_run_once | default(false) }}")))
             if not run_once:
                 return DownloadDelegate(False, None)
-            return DownloadDelegate(True, str(templar.template("{{ download_delegate }}")).strip())
+            return DownloadDelegate(True, str(templar.template(expression("{{ download_delegate }}"))).strip())
         except AnsibleError as exc:
             raise InventoryError(f"download_delegate: {ansible_inputs.first_lines(exc)}") from None
 
     # -- templating ----------------------------------------------------------
 
-    def _templar(self, host) -> tuple[Templar, "_RecordingVars"]:
+    def _templar(self, host) -> tuple[Templar, VariablesRead]:
         try:
             all_vars = self.inputs.variables.get_vars(play=self.play, host=host)
         except AnsibleError as exc:
             raise InventoryError(f"host {host.name}: {ansible_inputs.first_lines(exc)}") from None
-        recorded = _RecordingVars(all_vars)
-        return Templar(loader=self.inputs.loader, variables=recorded), recorded
+        return new_templar(self.inputs.loader, all_vars)
 
     def _resolve_profile(self, profile: _Profile, delegate: DownloadDelegate):
         first = profile.hosts[0]
@@ -290,21 +288,24 @@ class Resolver:
         def tmpl(value: Any) -> Any:
             return templar.template(value)
 
+        def expr(text: str) -> Any:
+            return templar.template(expression(text))
+
         try:
-            arch = str(tmpl("{{ image_arch }}"))
+            arch = str(expr("{{ image_arch }}"))
         except AnsibleError as exc:
             arch = "unknown"
             errors.append(ItemError("image_arch", explain(exc)))
         context = {}
         for var, default in (("container_manager", ""), ("bin_dir", ""), ("containerd_cfg_dir", "/etc/containerd")):
             try:
-                context[var] = str(tmpl("{{ %s%s }}" % (var, f" | default('{default}')" if default else "")))
+                context[var] = str(expr("{{ %s%s }}" % (var, f" | default('{default}')" if default else "")))
             except AnsibleError as exc:
                 context[var] = None
                 errors.append(ItemError(var, explain(exc)))
         try:
             switches = {
-                name: truthy(tmpl("{{ %s | default(%s) }}" % (name, default)))
+                name: truthy(expr("{{ %s | default(%s) }}" % (name, default)))
                 for name, default in (("skip_downloads", "false"), ("download_container", "true"),
                                       ("skip_kubeadm_images", "false"))
             }
@@ -321,6 +322,8 @@ class Resolver:
             defaults = tmpl(recorded.get("download_defaults") or {})
         except AnsibleError as exc:
             raise InventoryError(f"host {host.name}: download_defaults: {explain(exc)}") from None
+        if not isinstance(defaults, Mapping):
+            raise InventoryError(f"host {host.name}: variable 'download_defaults' is not a mapping")
 
         for name, raw in downloads.items():
             try:
@@ -336,7 +339,7 @@ class Resolver:
 
         if switches["download_container"] and not switches["skip_kubeadm_images"]:
             try:
-                items.extend(self._kubeadm_images(tmpl, group_names, is_delegate))
+                items.extend(self._kubeadm_images(expr, group_names, is_delegate))
             except AnsibleError as exc:
                 errors.append(ItemError("kubeadm_images", explain(exc)))
         return HostExpectation(host.name, arch, facts_source, items, errors, **context), recorded.seen
@@ -359,8 +362,8 @@ class Resolver:
         if container:
             return ImageItem(
                 name=name,
-                repo=str(item["repo"]),
-                tag=str(item["tag"]),
+                repo=str(_field(item, name, "repo")),
+                tag=str(_field(item, name, "tag")),
                 digest=optional_digest(_checksum_field(item)),
                 groups=tuple(groups),
                 delegate=via_delegate,
@@ -369,8 +372,8 @@ class Resolver:
             return None
         return FileItem(
             name=name,
-            url=str(item["url"]),
-            dest=str(item["dest"]),
+            url=str(_field(item, name, "url")),
+            dest=str(_field(item, name, "dest")),
             checksum=normalize_checksum(_checksum_field(item), default_algo="sha256" if "sha256" in item else None),
             unarchive=truthy(item.get("unarchive", False)),
             owner=str(item.get("owner")),
@@ -379,23 +382,23 @@ class Resolver:
             delegate=via_delegate,
         )
 
-    def _kubeadm_images(self, tmpl, group_names, is_delegate) -> list[ImageItem]:
+    def _kubeadm_images(self, expr, group_names, is_delegate) -> list[ImageItem]:
         """What `kubeadm config images list` gives for Kubespray's kubeadm-images config, minus coredns and pause."""
         groups = ("k8s_cluster",)
         in_groups = "k8s_cluster" in group_names
         if not (in_groups or is_delegate):
             return []
-        repo = str(tmpl("{{ kubeadm_image_repo | default(kube_image_repo) }}")).rstrip("/")
-        version = str(tmpl("{{ kube_version }}"))
+        repo = str(expr("{{ kubeadm_image_repo | default(kube_image_repo) }}")).rstrip("/")
+        version = str(expr("{{ kube_version }}"))
         tag = version if version.startswith("v") else f"v{version}"
         images = [
             ImageItem(f"kubeadm_{image}", f"{repo}/{image}", tag, None, groups, delegate=not in_groups)
             for image in KUBEADM_IMAGES
         ]
-        if str(tmpl("{{ etcd_deployment_type }}")) == "kubeadm":
-            etcd_base = re.sub(r"/etcd$", "", str(tmpl("{{ etcd_image_repo }}")))
+        if str(expr("{{ etcd_deployment_type }}")) == "kubeadm":
+            etcd_base = re.sub(r"/etcd$", "", str(expr("{{ etcd_image_repo }}")))
             images.append(ImageItem(
-                "kubeadm_etcd", f"{etcd_base}/etcd", str(tmpl("{{ etcd_image_tag }}")), None, groups,
+                "kubeadm_etcd", f"{etcd_base}/etcd", str(expr("{{ etcd_image_tag }}")), None, groups,
                 delegate=not in_groups,
             ))
         return images
@@ -431,27 +434,7 @@ def _outside_lookup(value: Any, depth: int = 0) -> Optional[str]:
     return None
 
 
-class _RecordingVars(dict):
-    """The variables mapping handed to the templar; remembers every name looked up."""
-
-    def __init__(self, data: Mapping):
-        super().__init__(data)
-        self.seen: set[str] = set()
-
-    def __getitem__(self, key):
-        self.seen.add(key)
-        return super().__getitem__(key)
-
-    def __contains__(self, key):
-        self.seen.add(key)
-        return super().__contains__(key)
-
-    def get(self, key, default=None):
-        self.seen.add(key)
-        return super().get(key, default)
-
-
-def _set_vars(tmpl, recorded: "_RecordingVars", names: Iterable[str]) -> tuple[str, ...]:
+def _set_vars(tmpl, recorded: VariablesRead, names: Iterable[str]) -> tuple[str, ...]:
     """The variables among `names` that are defined and not empty (one that does not template counts as set)."""
     found = []
     for name in names:
@@ -465,6 +448,13 @@ def _set_vars(tmpl, recorded: "_RecordingVars", names: Iterable[str]) -> tuple[s
         if not is_unset(value):
             found.append(name)
     return tuple(found)
+
+
+def _field(item: Mapping, name: str, key: str) -> Any:
+    """A field every item of its kind has; one missing is that item's error."""
+    if key not in item:
+        raise ValueError(f"downloads.{name} has no {key}")
+    return item[key]
 
 
 def _checksum_field(item: Mapping) -> Any:
@@ -505,13 +495,27 @@ def _mode(value: Any) -> Optional[str]:
 
 
 def explain(exc: AnsibleError) -> str:
-    message = getattr(exc, "message", None) or str(exc)
-    return " ".join(message.split())
+    """One line for a templating error: which collection to install when a plugin of one is missing, else
+    ansible-core's own words (each sentence once: some versions repeat the cause)."""
+    text = " ".join(str(getattr(exc, "message", None) or exc).split())
+    missing = missing_collection(text)
+    if missing:
+        return missing
+    sentences: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        if not any(sentence.rstrip(".") in kept for kept in sentences):
+            sentences.append(sentence)
+    return " ".join(sentences)
+
+
+# A vaulted value: AnsibleVaultEncryptedUnicode up to ansible-core 2.18, EncryptedString from 2.19.
+_VAULTED_TYPES = ("AnsibleVaultEncryptedUnicode", "EncryptedString")
 
 
 def _stable(value: Any) -> Any:
-    if isinstance(value, AnsibleVaultEncryptedUnicode):
-        return {"vault": value._ciphertext.decode() if isinstance(value._ciphertext, bytes) else str(value._ciphertext)}
+    if type(value).__name__ in _VAULTED_TYPES:  # its ciphertext, never the secret
+        ciphertext = value._ciphertext
+        return {"vault": ciphertext.decode() if isinstance(ciphertext, bytes) else str(ciphertext)}
     if isinstance(value, (set, frozenset, tuple)):
         return sorted(map(str, value))
     return repr(value)

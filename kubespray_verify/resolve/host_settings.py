@@ -19,7 +19,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from kubespray_verify.resolve import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify.resolve import inputs as ansible_inputs
-from kubespray_verify.errors import InventoryError
+from kubespray_verify.errors import InventoryError, reports_unexpected
 from kubespray_verify.resolve.expected import HOST_IDENTITY_VARS, Resolver, explain, truthy
 from kubespray_verify.http.policy import Credentials, ProxySettings
 from kubespray_verify.resolve.tree import locate
@@ -60,6 +60,7 @@ class HostSettings:
         return f"HostSettings({self.host!r}, <settings hidden>)"
 
 
+@reports_unexpected("reading the hosts' mirror settings")
 def resolve(
     state: ExpectedState,
     inventory: Sequence[str],

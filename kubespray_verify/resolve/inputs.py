@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 from kubespray_verify.resolve import ansible_env  # noqa: F401  (must precede ansible imports)
 from kubespray_verify.errors import InventoryError, UsageError
 from kubespray_verify.resolve.sources import check_sources
+from kubespray_verify.resolve.templating import ANSIBLE_CORE
 from kubespray_verify.resolve.yaml_check import YAML_SUFFIXES, check_inventory_tree
 
 from ansible.errors import AnsibleError  # noqa: E402
@@ -61,7 +62,7 @@ def parse_extra_vars(loader: DataLoader, values: Iterable[str]) -> dict:
                 path = opt[1:]
                 if not os.path.isfile(path):
                     raise UsageError(f"--extra-vars {opt}: no such file {path}")
-                data = loader.load_from_file(path)
+                data = load_vars_file(loader, path)
             elif opt[0] in "/.":
                 raise UsageError(f"--extra-vars {opt}: a file must be written @{opt}")
             elif opt[0] in "[{":
@@ -76,10 +77,28 @@ def parse_extra_vars(loader: DataLoader, values: Iterable[str]) -> dict:
     return result
 
 
+def load_vars_file(loader: DataLoader, path: str):
+    """A vars file as ansible-playbook reads `-e @file`: from ansible-core 2.19, its strings are trusted as templates."""
+    if ANSIBLE_CORE >= (2, 19):
+        return loader.load_from_file(path, trusted_as_template=True)
+    return loader.load_from_file(path)
+
+
+def init_plugins() -> None:
+    """What ansible-playbook does before it reads anything: the plugin filters, and the loader of collections
+    (the `ansible.builtin` names, and collections installed beside ansible-core or in the collections paths)."""
+    from ansible.plugins.loader import init_plugin_loader
+    from ansible.utils.collection_loader import AnsibleCollectionConfig
+
+    if AnsibleCollectionConfig.collection_finder is None:
+        init_plugin_loader()
+
+
 def load(sources: Sequence[str], extra_vars: Iterable[str] = (), limit: Optional[str] = None,
          group_mappings: Optional[Mapping[str, Sequence[str]]] = None) -> AnsibleInputs:
     checked = check_sources(sources)
     check_inventory_tree(checked)
+    init_plugins()
     _forget_vars_files()
     loader = DataLoader()
     with _captured_warnings() as warnings:
@@ -129,19 +148,41 @@ def _captured_warnings():
     """Ansible's inventory warnings, held back so that a failure gives one message, not a screenful."""
     display = Display()
     captured: list[str] = []
-    original = display.warning
+    original = display.warning, getattr(display, "error_as_warning", None)
     display.warning = lambda msg, formatted=False, **kw: captured.append(" ".join(str(msg).split()))
+    if original[1] is not None:  # ansible-core 2.19 reports a plugin's failure with the exception itself
+        display.error_as_warning = lambda msg, exception, **kw: captured.append(_failure_text(msg, exception))
     try:
         yield captured
     finally:
-        display.warning = original
+        display.warning = original[0]
+        if original[1] is not None:
+            display.error_as_warning = original[1]
+
+
+def _failure_text(msg, exception: BaseException) -> str:
+    """ansible-core 2.19's report of a plugin that failed, in the words earlier versions warn with:
+    "Failed to parse SOURCE with PLUGIN plugin: REASON"."""
+    cause = exception
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    reason = " ".join(str(getattr(cause, "message", None) or cause).split())
+    plugin = re.match(r"Failed to parse inventory with '([\w.]+)' plugin", str(msg or ""))
+    source = getattr(getattr(exception, "obj", None), "path", None)
+    if plugin and source:
+        return f"Failed to parse {source} with {plugin.group(1)} plugin: {reason}"
+    return " ".join(f"{msg or ''} {reason}".split())
 
 
 def _unparsed_message(sources: Sequence[str], warnings: list[str], exc: Exception) -> str:
-    """The reason the plugin that should have read the source gave (INI: "path:line: ...")."""
+    """The reason the plugin that should have read the source gave (INI: "path:line: ...", YAML: the
+    yaml plugin's; the YAML itself was checked before)."""
     for warning in warnings:
         m = re.search(r"Failed to parse (\S+) with (\w+) plugin: (.*)", warning)
-        if m and m.group(2) == "ini" and not m.group(1).endswith(YAML_SUFFIXES):
+        if not m:
+            continue
+        yaml_source = m.group(1).endswith(YAML_SUFFIXES)
+        if (m.group(2) == "ini" and not yaml_source) or (m.group(2) == "yaml" and yaml_source):
             return f"inventory {m.group(1)}: {m.group(3)}"
     return f"inventory {', '.join(sources)}: {first_lines(exc)}"
 
