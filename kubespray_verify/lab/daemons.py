@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from kubespray_verify.lab.pki import Pki
+from kubespray_verify.runtimes.commands import RuntimeCommands, for_runtime
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,16 @@ class RegistryAccess:
 
 
 class Runtime:
+    """A lab node's runtime: its configuration and daemon, and the product's image commands
+    (`runtimes/commands.py`) with the runtime's CLI at its Debian path."""
+
     name = ""
+    binary = ""
     socket: Optional[str] = None  # path inside the node once the daemon is ready
+
+    @property
+    def commands(self) -> RuntimeCommands:
+        return for_runtime(self.name, binary=self.binary)
 
     def write_config(self, etc: Path, access: RegistryAccess) -> None:
         """Write config under `etc`, the host directory holding the node's /etc/<runtime> trees."""
@@ -43,22 +52,23 @@ class Runtime:
 
     def pull(self, ref: str, secure: Optional[RegistryAccess] = None) -> list[list[str]]:
         """Commands that pull `ref` (from the secure registry when `secure` is given)."""
-        raise NotImplementedError
+        return [self.commands.pull(ref)]
 
     def tag(self, src: str, dst: str) -> list[str]:
-        raise NotImplementedError
+        return self.commands.tag(src, dst)
 
     def untag(self, ref: str) -> list[str]:
-        raise NotImplementedError
+        return self.commands.remove(ref)
 
-    def load(self, tarball: str) -> list[str]:
-        raise NotImplementedError
+    def load(self, platform: str = "linux/amd64") -> list[str]:
+        """The command loading an image tarball given on its stdin."""
+        return self.commands.import_(platform)
 
 
 class Containerd(Runtime):
     name = "containerd"
+    binary = "/usr/bin/ctr"
     socket = "/run/containerd/containerd.sock"
-    CTR = ["/usr/bin/ctr", "-n", "k8s.io"]
 
     def write_config(self, etc: Path, access: RegistryAccess) -> None:
         root = etc / "containerd"
@@ -73,39 +83,13 @@ class Containerd(Runtime):
     def daemon(self) -> list[str]:
         return ["/usr/bin/containerd", "--config", "/etc/containerd/config.toml"]
 
-    def pull(self, ref, secure=None):
-        # Credentials for the secure registry come from its hosts.toml (as Kubespray's `auth` writes them).
-        return [[*self.CTR, "images", "pull", "--hosts-dir", "/etc/containerd/certs.d", ref]]
-
-    def tag(self, src, dst):
-        return [*self.CTR, "images", "tag", "--force", src, dst]
-
-    def untag(self, ref):
-        return [*self.CTR, "images", "rm", ref]
-
-    def load(self, tarball):
-        return [*self.CTR, "images", "import", "--platform", "linux/amd64", tarball]
+    # Credentials for the secure registry come from its hosts.toml (as Kubespray's `auth` writes them).
 
 
-class _DockerCompatible(Runtime):
-    """docker and podman: the same image commands, from another binary."""
-
-    CLI: tuple[str, ...] = ()
-
-    def tag(self, src, dst):
-        return [*self.CLI, "tag", src, dst]
-
-    def untag(self, ref):
-        return [*self.CLI, "rmi", ref]
-
-    def load(self, tarball):
-        return [*self.CLI, "load", "-q", "-i", tarball]
-
-
-class Docker(_DockerCompatible):
+class Docker(Runtime):
     name = "docker"
+    binary = "/usr/bin/docker"
     socket = "/run/docker.sock"
-    CLI = ("/usr/bin/docker",)
     CLIENT_CONFIG = "/run/kubespray-verify-docker"  # node tmpfs: credentials never reach /root/.docker
 
     def write_config(self, etc, access):
@@ -130,16 +114,16 @@ class Docker(_DockerCompatible):
 
     def pull(self, ref, secure=None):
         if secure is None:
-            return [[*self.CLI, "pull", "-q", ref]]
-        client = [*self.CLI, "--config", self.CLIENT_CONFIG]
+            return super().pull(ref)
+        client = [self.binary, "--config", self.CLIENT_CONFIG]
         return [[*client, "login", "-u", secure.pki.username, "-p", secure.pki.password, secure.secure],
                 [*client, "pull", "-q", ref],
                 ["/bin/rm", "-rf", self.CLIENT_CONFIG]]
 
 
-class Crio(_DockerCompatible):
+class Crio(Runtime):
     name = "crio"
-    CLI = ("/usr/bin/podman",)
+    binary = "/usr/bin/podman"
 
     def write_config(self, etc, access):
         root = etc / "containers"
@@ -158,7 +142,7 @@ class Crio(_DockerCompatible):
 
     def pull(self, ref, secure=None):
         creds = ["--creds", f"{secure.pki.username}:{secure.pki.password}"] if secure else []
-        return [[*self.CLI, "pull", "-q", *creds, ref]]
+        return [[self.binary, "pull", "-q", *creds, ref]]
 
 
 RUNTIMES: dict[str, Runtime] = {r.name: r for r in (Containerd(), Docker(), Crio())}

@@ -114,9 +114,10 @@ def _drift_image(lab: "Lab", node: Node, kind: str, item: ImageItem) -> list[str
     image = images.build(built.repository, built.tag, built.style)
     tarball = _tarball(item)
     node.path(TARBALL_DIR).mkdir(parents=True, exist_ok=True)
-    node.path(tarball).write_bytes(images.docker_archive(image, item.reference))
+    archive = images.docker_archive(image, item.reference)
+    node.path(tarball).write_bytes(archive)
     node.exec(runtime.untag(item.reference))
-    node.exec(runtime.load(tarball))
+    node.exec(runtime.load(), input=archive)
     return []
 
 
