@@ -115,9 +115,18 @@ class DownloadDelegate:
 
     run_once: bool
     host: Optional[str]  # an inventory host, "localhost", or None when run_once is off
+    # The rest of Kubespray's download settings, read once for the run as its download role reads them.
+    localhost: bool = False  # download_localhost
+    force_cache: bool = False  # download_force_cache
+    cache_dir: str = "/tmp/kubespray_cache"  # download_cache_dir, on the runner
+    retries: int = 4  # download_retries
+    validate_certs: bool = True  # download_validate_certs
+    delegate_host: Optional[str] = None  # download_delegate, also when run_once is off (force_cache uses it)
 
     def to_json(self) -> dict:
-        return {"run_once": self.run_once, "host": self.host}
+        return {"run_once": self.run_once, "host": self.host, "localhost": self.localhost,
+                "force_cache": self.force_cache, "cache_dir": self.cache_dir, "retries": self.retries,
+                "validate_certs": self.validate_certs, "delegate_host": self.delegate_host}
 
 
 @dataclass

@@ -45,6 +45,15 @@ from kubespray_verify.model import (
 )
 
 from ansible.errors import AnsibleError  # noqa: E402
+
+# Kubespray's download settings beyond run_once (role defaults, download.yml): variable, field, default.
+DOWNLOAD_SETTINGS = (
+    ("download_localhost", "localhost", False),
+    ("download_force_cache", "force_cache", False),
+    ("download_cache_dir", "cache_dir", "/tmp/kubespray_cache"),
+    ("download_retries", "retries", 4),
+    ("download_validate_certs", "validate_certs", True),
+)
 from ansible.template import Templar  # noqa: E402
 
 
@@ -238,13 +247,24 @@ class Resolver:
     def _delegate(self) -> DownloadDelegate:
         host = self.inputs.hosts[0]
         templar = self._templar(host)[0]
+        name = "download_run_once"
         try:
             run_once = truthy(templar.template(expression("{{ download_run_once | default(false) }}")))
-            if not run_once:
-                return DownloadDelegate(False, None)
-            return DownloadDelegate(True, str(templar.template(expression("{{ download_delegate }}"))).strip())
-        except AnsibleError as exc:
-            raise InventoryError(f"download_delegate: {ansible_inputs.first_lines(exc)}") from None
+            settings = {}
+            for name, key, default in DOWNLOAD_SETTINGS:
+                value = templar.template(expression("{{ %s | default(%r) }}" % (name, default)))
+                settings[key] = truthy(value) if isinstance(default, bool) else \
+                    int(value) if isinstance(default, int) else str(value).strip()
+            name = "download_delegate"
+            try:
+                delegate = str(templar.template(expression("{{ download_delegate }}"))).strip() or None
+            except AnsibleError:
+                if run_once or settings["force_cache"]:
+                    raise
+                delegate = None  # no kube_control_plane host: only run_once and force_cache need one
+        except (AnsibleError, ValueError) as exc:
+            raise InventoryError(f"{name}: {ansible_inputs.first_lines(exc) if isinstance(exc, AnsibleError) else exc}") from None
+        return DownloadDelegate(run_once, delegate if run_once else None, delegate_host=delegate, **settings)
 
     # -- templating ----------------------------------------------------------
 
