@@ -177,10 +177,10 @@ def parse_podman_images(text: str) -> list[NodeImage]:
     """`podman images --format json`: Names, RepoDigests, Id. Repeated IDs are one image."""
     by_id: dict[str, NodeImage] = {}
     for entry in _json_list(text, "podman images"):
-        names = entry.get("Names") or entry.get("RepoTags")
+        listed = _references(entry.get("Names") or entry.get("RepoTags"), "Names")
         image = NodeImage(
-            names=_references(names, "Names"),
-            repo_digests=_references(entry.get("RepoDigests"), "RepoDigests"),
+            names=frozenset(r for r in listed if not r.digest),
+            repo_digests=_references(entry.get("RepoDigests"), "RepoDigests") | {r for r in listed if r.digest},
             image_id=_digest(entry.get("Id"), "Id"),
         )
         by_id[image.image_id] = _merge(by_id.get(image.image_id), image)
