@@ -8,3 +8,9 @@ limits live in the probe (`nodes.probe.script`), which runs where the suite is n
 NODE_CONCURRENCY = 32  # nodes observed at once (--node-concurrency)
 NODE_CONNECT_TIMEOUT = 10  # seconds to establish a connection to a node (--connect-timeout)
 MIRROR_CONCURRENCY = 8  # mirror probes at once, from the runner and on each node (--mirror-concurrency)
+
+# --fix
+FIX_CONCURRENCY = 8  # items fixed at once (one image content or one file each, to all its nodes)
+FIX_BACKOFF = 1.0  # seconds before the first retry of a pull or a download; doubled each time
+FIX_BACKOFF_CAP = 10.0  # seconds at most between two tries
+FIX_COMMAND_TIMEOUT = 1800  # seconds the runner's docker daemon may take to answer one request

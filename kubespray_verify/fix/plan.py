@@ -120,6 +120,7 @@ class Failure:
     item: Item
     exists: bool = False  # files: something is at dest
     content_ok: bool = False  # files: the checksum matches (only mode or owner is wrong)
+    wrong: tuple[str, ...] = ("mode", "owner")  # files with the right content: what is to be set
 
 
 @dataclass(frozen=True)
@@ -423,10 +424,12 @@ def _plan_file(result: Plan, nodes: Mapping[str, NodeState], failed: list[Failur
     fetch: list[Failure] = []
     for failure in failed:
         if failure.exists and failure.content_ok:
-            command = _correct_command(item)
+            set_mode = item.mode if "mode" in failure.wrong else None
+            set_owner = item.owner if "owner" in failure.wrong else None
+            command = _correct_command(item.dest, set_mode, set_owner)
             result.chains.append(Chain(item.name, (Action(
                 CORRECT, item.name, failure.host, (failure.host,), item.dest, (_where(failure.host, command),),
-                argv=(tuple(command),), **common),)))
+                argv=(tuple(command),), **{**common, "mode": set_mode, "owner": set_owner}),)))
         else:
             fetch.append(failure)
     if not fetch:
@@ -459,10 +462,10 @@ def _plan_file(result: Plan, nodes: Mapping[str, NodeState], failed: list[Failur
     result.chains.append(Chain(item.name, tuple(chain)))
 
 
-def _correct_command(item: FileItem) -> list[str]:
+def _correct_command(dest: str, mode: Optional[str], owner: Optional[str]) -> list[str]:
     steps = []
-    if item.mode:
-        steps += ["chmod", item.mode, item.dest]
-    if item.owner:
-        steps += (["&&"] if steps else []) + ["chown", item.owner, item.dest]
+    if mode:
+        steps += ["chmod", mode, dest]
+    if owner:
+        steps += (["&&"] if steps else []) + ["chown", owner, dest]
     return steps

@@ -49,6 +49,11 @@ class Node:
         self.description = description  # e.g. ssh://root@10.200.0.11 (never a password)
         self.python = python  # the interpreter the node probe runs under (ansible_python_interpreter)
 
+    @property
+    def backend(self):
+        """testinfra's backend for this node (fix/streams.py builds its ssh command lines from it)."""
+        return self._host.backend
+
     def run(self, command: str) -> CommandResult:
         try:
             out = self._host.run(command)
