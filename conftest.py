@@ -6,6 +6,7 @@ pytest_plugins = [
     "plugins.mirror_checks",
     "plugins.results",
     "plugins.progress",
+    "plugins.fix",
     "fixtures.expected",
     "fixtures.verdicts",
     "fixtures.mirrors",

@@ -91,6 +91,11 @@ def pytest_addoption(parser):
                     metavar="N", help=f"nodes observed at once (default {defaults.NODE_CONCURRENCY})")
     group.addoption("--rehash", dest="kv_rehash", action="store_true", default=False,
                     help="read every file on the nodes again, even those unchanged since an earlier run read them")
+    group.addoption("--fix", dest="kv_fix", action="store_true", default=False,
+                    help="pull or push the missing images and download the missing files, as Kubespray's download "
+                         "role would (its download_run_once, download_localhost, download_force_cache), then check")
+    group.addoption("--fix-plan", dest="kv_fix_plan", action="store_true", default=False,
+                    help="print what --fix would do, node by node and command by command, and change nothing")
     group.addoption("--connect-timeout", dest="kv_connect_timeout", type=at_least_one, default=defaults.NODE_CONNECT_TIMEOUT,
                     metavar="SECONDS",
                     help=f"seconds to reach a node before its checks error (default {defaults.NODE_CONNECT_TIMEOUT})")

@@ -71,6 +71,15 @@ def mirror_run(config):
 
 
 def _observe_now(config) -> ClusterObservation:
+    return _observe(config, wants(config))[0]
+
+
+def observe_for_fix(config, needs: frozenset):
+    """The cluster as --fix plans from it (only what `needs` names), and the connections it acts over."""
+    return _observe(config, needs)
+
+
+def _observe(config, needs: frozenset):
     from kubespray_verify.nodes import connection
     from kubespray_verify.nodes.checksum_memo import ChecksumMemo
     from kubespray_verify.resolve.cache import connection_specs_cached, resolve_cached
@@ -84,7 +93,6 @@ def _observe_now(config) -> ClusterObservation:
         raise usage_error(config, exc) from None
     from plugins.progress import on_terminal_of
 
-    needs = wants(config)
     extension = mirror_run(config) if "mirrors" in needs and config.getoption("kv_from_nodes") else None
     with on_terminal_of(config, "observing nodes", len(state.hosts)) as shown:
         return observe(
@@ -95,7 +103,7 @@ def _observe_now(config) -> ClusterObservation:
             extension=extension,
             memo=ChecksumMemo(reuse=not config.getoption("kv_rehash")) if "files" in needs else None,
             progress=lambda phase, done, total: shown.update(done, total, label=phase),
-        )
+        ), nodes
 
 
 FAILED = pytest.StashKey[dict]()  # name → the error a shared computation ended with
