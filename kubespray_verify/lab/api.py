@@ -31,6 +31,8 @@ from kubespray_verify.model import ExpectedState, FileItem, ImageItem
 from kubespray_verify.registry.client import RegistryClient
 
 DEFAULT_PREFIX = "kvlab"
+RUNNER_DOCKER = "rdocker"  # the namespace of the daemon standing for the runner's docker
+RUNNER_DOCKER_INDEX = 220  # its address: beyond every node's (layout.MAX_NODES)
 PARALLEL_NODES = 8  # nodes deployed side by side
 REQUIRED_PROGRAMS = ("/usr/bin/docker-registry", "/usr/sbin/nginx", "/usr/bin/containerd", "/usr/bin/ctr",
                      "/usr/sbin/dockerd", "/usr/bin/docker", "/usr/bin/podman", "/usr/sbin/sshd", "/usr/bin/htpasswd",
@@ -166,6 +168,32 @@ class Lab:
             self.state.drifts.remove(record)
             self.state.save(self.layout)
         return healed
+
+    # -- the runner's docker daemon (download_localhost) ----------------------
+    def runner_docker(self) -> str:
+        """Start (once) a docker daemon standing for the runner's own, and give its DOCKER_HOST.
+
+        It runs in namespaces of its own on the lab's network (so it reaches the lab's registries, and
+        nothing of this machine's /etc/docker or /run is touched); the runner reaches its socket through
+        /proc/<pid>/root. Stopped with the lab.
+        """
+        node = self.state.runner_docker
+        if node is None or not (node.init and processes.alive(node.init)):
+            pki = pki_ops.load(self.layout.pki_dir)
+            access = RegistryAccess(self.layout.registry_host, self.layout.secure_registry_host, pki)
+            node = Node(RUNNER_DOCKER, RUNNER_DOCKER_INDEX, self.layout.node_ip(RUNNER_DOCKER_INDEX), "docker", (),
+                        str(self.layout.ssh_dir / "id_ed25519"))
+            netns.create_node(self.layout, node.name, node.index)
+            node_ops.prepare(self.layout, node, access, self.layout.ssh_dir / "authorized_keys")
+            node_ops.start_init(self.layout, node)
+            self._record([node.init])
+            node_ops.wait_init(self.layout, node)
+            records = node_ops.start_daemons(self.layout, node)
+            self._record(records)
+            node_ops.wait_daemons(self.layout, node, records)
+            self.state.runner_docker = node
+            self.state.save(self.layout)
+        return f"unix://{node.path('/run/docker.sock')}"
 
     # -- mirrors ------------------------------------------------------------
     def stop_mirror(self, name: str) -> None:

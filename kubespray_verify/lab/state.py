@@ -59,6 +59,7 @@ class LabState:
     drifts: list[DriftRecord] = field(default_factory=list)
     realistic_sizes: bool = False
     pin_digests: bool = False
+    runner_docker: Optional[Node] = None  # the docker daemon standing for the runner's own (download_localhost)
 
     def to_json(self) -> dict:
         return {
@@ -70,6 +71,7 @@ class LabState:
             "files": self.files,
             "images": {k: v.to_json() for k, v in self.images.items()},
             "drifts": [d.to_json() for d in self.drifts],
+            "runner_docker": self.runner_docker.to_json() if self.runner_docker else None,
         }
 
     @classmethod
@@ -83,6 +85,7 @@ class LabState:
             files=dict(data.get("files", {})),
             images={k: ImageRecord(**v) for k, v in data.get("images", {}).items()},
             drifts=[DriftRecord(**d) for d in data.get("drifts", [])],
+            runner_docker=Node.from_json(data["runner_docker"]) if data.get("runner_docker") else None,
         )
 
     def save(self, layout: Layout) -> None:
