@@ -48,12 +48,25 @@ if [ "$rc" -gt 1 ]; then
   exit "$rc"
 fi
 
+say "what --fix would do, node by node and command by command (nothing is changed)"
+{ kubespray-verify check --inventory "$inventory" -q --tb=no -m "images or files" --fix-plan || true; } \
+  | sed -n '/kubespray-verify --fix-plan:/,/short test summary/p' | grep -v 'short test summary'
+
+say "--fix: pull, push and download what is missing, as Kubespray's download role would; then check again"
+kubespray-verify check --inventory "$inventory" -q --tb=line -m "images or files" --fix \
+  --junitxml=reports/out/demo-fix.xml
+echo "   (each fixed check's testcase in reports/out/demo-fix.xml says what was done: property kubespray_verify.fix)"
+
+say "--fix again: nothing left to do"
+kubespray-verify check --inventory "$inventory" -q --tb=line -m "images or files" --fix | tail -4
+
 cat <<NOTE
 
 == the lab is still up
   look around:   kubespray-verify lab status --prefix $prefix
                  ssh -i /var/lib/kubespray-verify/lab-$prefix/ssh/id_ed25519 root@<node ip from lab status>
-  JUnit report:  reports/out/demo.xml
-  heal, re-run:  kubespray-verify lab heal --prefix $prefix && kubespray-verify check --inventory $inventory -q
+  JUnit reports: reports/out/demo.xml (before), reports/out/demo-fix.xml (with --fix)
+  pull once, push many: kubespray-verify lab drift --prefix $prefix node2 image-missing calico_node
+                 kubespray-verify check --inventory $inventory -q -m images --fix --extra-vars download_run_once=true
   take it down:  kubespray-verify lab down --prefix $prefix
 NOTE

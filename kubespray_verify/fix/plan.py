@@ -200,7 +200,7 @@ class Plan:
         grouped: dict[str, list[Action]] = {}
         for action in self.actions:
             grouped.setdefault(action.host, []).append(action)
-        return grouped
+        return {host: grouped[host] for host in sorted(grouped, key=lambda h: (h == RUNNER, h))}
 
 
 # -- Kubespray's names ---------------------------------------------------------
