@@ -164,10 +164,14 @@ def test_file_plans(name):
 
 def test_wrong_mode_only_is_corrected_without_download():
     result = plan(state(), nodes(), [Failure("node2", KUBEADM, exists=True, content_ok=True),
+                                     Failure("node1", KUBEADM, exists=True, content_ok=True, wrong=("mode",)),
                                      Failure("node3", KUBEADM, exists=True)], RUN_ONCE)
-    assert summary(result) == [(CORRECT, "node2", ("node2",)), (FETCH, "node1", ()), (COPY, RUNNER, ("node3",))]
+    assert summary(result) == [(CORRECT, "node2", ("node2",)), (CORRECT, "node1", ("node1",)),
+                               (FETCH, "node1", ()), (COPY, RUNNER, ("node3",))]
     assert result.actions[0].commands == ("node2: chmod 0755 /tmp/releases/kubeadm-v1.36.4-amd64 && "
                                           "chown root /tmp/releases/kubeadm-v1.36.4-amd64",)
+    assert result.actions[1].commands == ("node1: chmod 0755 /tmp/releases/kubeadm-v1.36.4-amd64",)
+    assert (result.actions[1].mode, result.actions[1].owner) == ("0755", None)
 
 
 def test_no_credential_in_what_the_plan_shows():
