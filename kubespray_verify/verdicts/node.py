@@ -92,7 +92,26 @@ def image_verdict(
                          lambda **more: _image_facts(want, runtime, platform, pinned, image, **more))
 
 
-<<<<<<< HEAD
+def judge_image(item: ImageItem, images: Iterable[NodeImage], *, runtime: str, platform: str,
+                local: Optional[RegistryFacts] = None, remote=None) -> Verdict:
+    """image_verdict with the node's own documents (`local`), and with the registry's where they do not
+    describe the pinned digest (an image loaded from a tarball has another manifest, docker keeps no
+    index). `remote(item)` → (RegistryFacts or None, why not); without it, the node's documents only."""
+    images = list(images)
+    local = local or RegistryFacts()
+    verdict = image_verdict(item, images, runtime=runtime, platform=platform, facts=local)
+    if verdict.status == Status.PASS or remote is None or not item.digest or item.digest in local.children \
+            or item.digest in local.configs:
+        return verdict
+    facts, why_not = remote(item)
+    if facts is None:
+        if verdict.status == Status.ERROR:
+            return Verdict(verdict.status, f"{verdict.message}; {why_not}", verdict.facts, verdict.warnings)
+        return verdict
+    merged = RegistryFacts(children={**local.children, **facts.children}, configs={**local.configs, **facts.configs})
+    return image_verdict(item, images, runtime=runtime, platform=platform, facts=merged)
+
+
 def _image_facts(want: Reference, runtime: str, platform: str, digest: Optional[str], image: Optional[NodeImage],
                  *, image_id: Optional[str] = None, by: Optional[str] = None) -> dict:
     """What the reports carry: the image asked for and the one found, side by side."""
@@ -115,29 +134,6 @@ def _image_facts(want: Reference, runtime: str, platform: str, digest: Optional[
 
 def _judge_digest(label: str, image: NodeImage, pinned: str, platform: str, facts: RegistryFacts,
                   said) -> Verdict:
-=======
-def judge_image(item: ImageItem, images: Iterable[NodeImage], *, runtime: str, platform: str,
-                local: Optional[RegistryFacts] = None, remote=None) -> Verdict:
-    """image_verdict with the node's own documents (`local`), and with the registry's where they do not
-    describe the pinned digest (an image loaded from a tarball has another manifest, docker keeps no
-    index). `remote(item)` → (RegistryFacts or None, why not); without it, the node's documents only."""
-    images = list(images)
-    local = local or RegistryFacts()
-    verdict = image_verdict(item, images, runtime=runtime, platform=platform, facts=local)
-    if verdict.status == Status.PASS or remote is None or not item.digest or item.digest in local.children \
-            or item.digest in local.configs:
-        return verdict
-    facts, why_not = remote(item)
-    if facts is None:
-        if verdict.status == Status.ERROR:
-            return Verdict(verdict.status, f"{verdict.message}; {why_not}", verdict.facts, verdict.warnings)
-        return verdict
-    merged = RegistryFacts(children={**local.children, **facts.children}, configs={**local.configs, **facts.configs})
-    return image_verdict(item, images, runtime=runtime, platform=platform, facts=merged)
-
-
-def _judge_digest(label: str, image: NodeImage, pinned: str, platform: str, facts: RegistryFacts) -> Verdict:
->>>>>>> 62a02e2 (fix/execute.py: a plan carried out over the nodes' connections: pulls and tags by the node's runtime, pushes streamed from one export into every receiving node's import through the runner, files downloaded into a temporary file beside dest and verified before the rename (the runner's cache the same way), mode and owner corrected without download, retries with backoff, an interrupt stopping every process with nothing half-written; one image judgement (judge_image) for the checks and for --fix)
     held = image.digests
     found = f"found {image.describe()}"
     if pinned in held:
