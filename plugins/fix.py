@@ -7,10 +7,11 @@ the workers observe the nodes as the fix left them. The plan follows the
 selection: `-m` (images, files) and `-k` as they match the checks' ids
 (`test_image[node1::calico_node]`), and `--limit`.
 
-Each fixed (host, item) check carries the JUnit property `kubespray_verify.fix`
-saying what was done ("pulled by digest from 10.200.0.2:5000 on node2"); one
-that could not be fixed carries `kubespray_verify.fix_error` with the reason,
-and stays failed or errored as the nodes then show it.
+Each (host, item) check the fix acted for carries the user property
+`kubespray_verify.fix` (plugins/results.py puts it in the reports' case facts
+as `fix`): {"action": "pulled", "done": "pulled by digest from 10.200.0.2:5000
+on node2"}, or for one that could not be fixed {"action": "not fixed",
+"error": reason}; that check stays failed or errored as the nodes then show it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from kubespray_verify.errors import VerifyError
 from kubespray_verify_pytest import inventory_option, resolution_options
+from plugins.results import FIX_PROPERTY as PROPERTY
 
 FIX_RESULT = pytest.StashKey[dict]()  # (host, item) → (property, value); lines for the summary
 WORKER_KEY = "kv_fix_properties"
@@ -130,7 +132,7 @@ def pytest_collection_modifyitems(session, config, items):
             continue
         recorded = properties.get(f"{params['inventory_host']}\0{download.name}")
         if recorded:
-            item.user_properties.append(tuple(recorded))
+            item.user_properties.append((PROPERTY, dict(recorded)))
 
 
 def pytest_terminal_summary(terminalreporter):

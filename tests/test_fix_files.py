@@ -134,6 +134,7 @@ def test_fetched_once_into_the_cache_then_copied_to_every_node(files_repo, nodes
     copies = [copy, Action(COPY, "kubeadm", RUNNER, ("local2",), str(cache), (), url=fetch.url,
                            dest=str(dests["local2"]), checksum=sha(KUBEADM), mode="0644", cache_path=str(cache))]
     outcomes, executor = execute(nodes, fetch, copies[0])
+    assert outcomes[("local1", "kubeadm")].error is None, outcomes
     assert cache.read_bytes() == KUBEADM and dests["local1"].read_bytes() == KUBEADM
     assert "copied from the runner's cache" in outcomes[("local1", "kubeadm")].text
     assert f"downloaded from {files_repo.url}/dl/kubeadm by local1" in outcomes[("local1", "kubeadm")].text

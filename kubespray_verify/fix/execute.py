@@ -49,6 +49,7 @@ class Outcome:
     host: str
     item: str
     done: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)  # pulled, pushed, tagged, downloaded, copied, corrected
     error: Optional[str] = None
 
     @property
@@ -138,7 +139,9 @@ class Executor:
         handler[action.kind](action, context)
 
     def _done(self, host: str, item: str, text: str, what: str) -> None:
-        self._outcome(host, item).done.append(text)
+        outcome = self._outcome(host, item)
+        outcome.done.append(text)
+        outcome.actions.append(what)
         self.tally.add(host, what)
 
     # -- commands ------------------------------------------------------------------
@@ -252,12 +255,13 @@ class Executor:
             return "the runner's docker", read_docker, lambda: failure[0] if failure else None
         process = self.processes.start(self._command(action.host, action.export_argv))
         err: list = []
-        streams._drain(process.stderr, err)
+        reader = streams.drain(process.stderr, err)
 
         def finish_process():
             try:
                 process.stdout.close()
                 rc = process.wait()
+                reader.join(10)
             finally:
                 self.processes.done(process)
             if rc != 0:
@@ -363,7 +367,7 @@ class Executor:
         digest = hashlib.new(algo)
         process = self.processes.start(self._script(action.host))
         err: list = []
-        streams._drain(process.stderr, err)
+        reader = streams.drain(process.stderr, err)
         try:
             process.stdin.write(file_script.request_line(request))
             process.stdin.flush()
@@ -380,8 +384,9 @@ class Executor:
                 with self.progress.transfer(f"download {redact_url(action.url)} on {action.host} "
                                             f"into {action.cache_path}") as count:
                     streams.fan_out(self.processes, read, [receiver], count)
+                rc = process.wait()  # stdin stays open until then: the script stops when it closes
                 process.stdin.close()
-                rc = process.wait()
+                reader.join(10)
                 answer = _answer((err[0] if err else b"").decode(errors="replace"))
                 if rc != 0 or not answer.get("ok"):
                     raise ActionFailed(_file_error(action.host, action, answer,

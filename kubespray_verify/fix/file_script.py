@@ -37,7 +37,7 @@ def command(python: str = "python3") -> str:
     guard = ("import sys;sys.version_info<(3,8) and sys.exit('kubespray-verify needs Python 3.8 or newer on the "
              "node: '+sys.executable+' is '+sys.version.split()[0])")
     runner = "import base64,zlib;exec(compile(zlib.decompress(base64.b64decode(sys.argv.pop(1))),'kubespray-verify-fix','exec'))"
-    return '%s -c "%s;%s" %s' % (python, guard, runner, script)
+    return 'exec %s -c "%s;%s" %s' % (python, guard, runner, script)
 
 
 def request_line(request: dict) -> bytes:

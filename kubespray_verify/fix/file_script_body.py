@@ -25,6 +25,9 @@ class Stop(Exception):
 
 
 def _stop(signum, frame):
+    # Once: a second signal (the stdin watcher's, after the runner's) must not interrupt the clean-up.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
     raise Stop("stopped by signal %d" % signum)
 
 

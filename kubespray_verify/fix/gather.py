@@ -48,7 +48,7 @@ def gather(cluster, kinds=KINDS, selected: Callable[[str, str, str], bool] = lam
                 image_error = str(exc)
         found.nodes[host] = NodeState(host, exp.container_manager, exp.arch, images,
                                       certs_dir=certs_dir_of(exp.containerd_cfg_dir), error=error)
-        for item in exp.items:
+        for item in exp.items_held():  # what the checks check on this host
             kind = "images" if isinstance(item, ImageItem) else "files"
             if kind not in kinds or not selected(kind, host, item.name):
                 continue

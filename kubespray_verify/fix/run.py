@@ -33,16 +33,19 @@ class FixResult:
             return text.plan_lines(self.plan, checked)
         return text.result_lines(self.plan, self.outcomes, self.tally, self.seconds, checked)
 
-    def properties(self) -> dict[tuple[str, str], tuple[str, str]]:
-        """(host, item) → (JUnit property name, value): what was done, or why it was not."""
+    def properties(self) -> dict[tuple[str, str], dict]:
+        """(host, item) → the value of the check's `kubespray_verify.fix` property: what was done
+        (`action`: pulled, pushed, tagged, downloaded, copied or corrected; `done`: the sentence), or why
+        it was not (`action`: "not fixed", `error`)."""
         found = {}
         for key, outcome in self.outcomes.items():
             if outcome.error:
-                found[key] = ("kubespray_verify.fix_error", outcome.error)
+                found[key] = {"action": "not fixed", "error": outcome.error,
+                              **({"done": outcome.text} if outcome.done else {})}
             elif outcome.done:
-                found[key] = ("kubespray_verify.fix", outcome.text)
+                found[key] = {"action": outcome.actions[-1], "done": outcome.text}
         for unfixable in self.plan.unfixable:
-            found.setdefault((unfixable.host, unfixable.item), ("kubespray_verify.fix_error", unfixable.reason))
+            found.setdefault((unfixable.host, unfixable.item), {"action": "not fixed", "error": unfixable.reason})
         return found
 
 

@@ -107,7 +107,8 @@ def local_command(argv_or_command) -> str:
     return argv_or_command if isinstance(argv_or_command, str) else shlex.join(argv_or_command)
 
 
-def _drain(stream: BinaryIO, into: list) -> threading.Thread:
+def drain(stream: BinaryIO, into: list) -> threading.Thread:
+    """Read `stream` to its end in a thread, into `into`; join the thread before reading `into`."""
     def read():
         try:
             into.append(stream.read())
@@ -125,7 +126,7 @@ def run(processes: Processes, command: str, stdin: Optional[bytes] = None, keep_
     process = processes.start(command)
     out: list = []
     err: list = []
-    readers = [_drain(process.stdout, out), _drain(process.stderr, err)]
+    readers = [drain(process.stdout, out), drain(process.stderr, err)]
     try:
         if stdin:
             try:
@@ -178,8 +179,8 @@ def fan_out(processes: Processes, source: Callable[[], Optional[bytes]], receive
     for receiver in receivers:
         if receiver.process is not None:
             receiver.stdout, receiver.stderr = [], []
-            _drain(receiver.process.stdout, receiver.stdout)
-            _drain(receiver.process.stderr, receiver.stderr)
+            drain(receiver.process.stdout, receiver.stdout)
+            drain(receiver.process.stderr, receiver.stderr)
     total = 0
     while True:
         if processes.stopping.is_set():

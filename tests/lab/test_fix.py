@@ -7,13 +7,13 @@ own access log recorded.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -57,16 +57,16 @@ def healed(lab):
     lab.heal()
 
 
-def properties(tmp_path: Path) -> dict[str, dict[str, str]]:
-    """The last report's {test name: {kubespray_verify.* property: value}}."""
-    report = sorted(tmp_path.glob("report-*.xml"), key=lambda p: int(p.stem.split("-")[1]))[-1]
-    found = {}
-    for case in ET.parse(report).getroot().iter("testcase"):
-        values = {p.get("name"): p.get("value") for p in case.iter("property")
-                  if p.get("name", "").startswith("kubespray_verify.fix")}
-        if values:
-            found[case.get("name")] = values
-    return found
+def properties(tmp_path: Path) -> dict[str, dict]:
+    """The last run's {test name: what --fix did for it}: the `fix` fact of each case of its JSON report."""
+    report = sorted(tmp_path.glob("report-*.json"), key=lambda p: int(p.stem.split("-")[1]))[-1]
+    data = json.loads(report.read_text())
+    return {case["test"].split("::", 1)[1]: case["facts"]["fix"]
+            for suite in data["suites"].values() for case in suite["cases"] if "fix" in case.get("facts", {})}
+
+
+def done(fixed: dict, test: str) -> str:
+    return fixed[test]["done"]
 
 
 def registry_log(lab) -> Path:
@@ -114,17 +114,17 @@ def test_every_drift_is_healed(healed, tmp_path, mode):
     assert {n: o for n, o in after.items() if o[0] not in ("passed", "skipped")} == {}, out[-3000:]
     fixed = properties(tmp_path)
     assert set(fixed) >= failing, out[-3000:]
-    assert all("kubespray_verify.fix" in v and "kubespray_verify.fix_error" not in v for v in fixed.values())
-    assert "mode set to 0755" in fixed["test_file[node3::kubeadm]"]["kubespray_verify.fix"]
+    assert all(v["action"] != "not fixed" and "error" not in v for v in fixed.values()), fixed
+    assert fixed["test_file[node3::kubeadm]"] == {"action": "corrected", "done": "mode set to 0755 on node3"}
     if mode == "default":
-        assert fixed["test_image[node1::calico_cni]"]["kubespray_verify.fix"].startswith("pulled by tag")
+        assert done(fixed, "test_image[node1::calico_cni]").startswith("pulled by tag")
     elif mode == "localhost":
-        assert "the runner's docker" in fixed["test_image[node3::calico_cni]"]["kubespray_verify.fix"]
+        assert "the runner's docker" in done(fixed, "test_image[node3::calico_cni]")
     elif mode == "run_once":
-        assert fixed["test_image[node2::dnsautoscaler]"]["kubespray_verify.fix"].startswith("pushed from node1")
+        assert done(fixed, "test_image[node2::dnsautoscaler]").startswith("pushed from node1")
     else:
-        assert fixed["test_image[node3::nginx]"]["kubespray_verify.fix"].startswith("pushed from node2")
-        assert fixed["test_image[node2::nginx]"]["kubespray_verify.fix"].startswith("pulled by tag")
+        assert done(fixed, "test_image[node3::nginx]").startswith("pushed from node2")
+        assert "test_image[node2::nginx]" not in fixed  # fetched there for node3 only: not node2's check
 
     again, out = _run(lab, tmp_path, mode, "--fix")
     assert all(o in ("passed", "skipped") for o, _ in again.values())
@@ -139,10 +139,9 @@ def test_run_once_sends_only_to_the_hosts_that_miss_it_and_pulls_once(healed, tm
     offset = registry_log(lab).stat().st_size
     _run(lab, tmp_path, "run_once", "--fix")
     fixed = properties(tmp_path)
-    # (the delegate also gets what only the delegate misses: nginx, which the lab deployed to node3 only)
     assert {name for name in fixed if "calico_cni" in name} == {"test_image[node2::calico_cni]",
                                                                   "test_image[node3::calico_cni]"}
-    assert fixed["test_image[node2::calico_cni]"]["kubespray_verify.fix"] == "pushed from node1 to node2"
+    assert fixed["test_image[node2::calico_cni]"] == {"action": "pushed", "done": "pushed from node1 to node2"}
     assert pulls(lab, offset, "calico/cni") == []  # the delegate had it: nothing asked of the registry
 
     for node in ("node1", "node2", "node3"):
@@ -196,7 +195,9 @@ def test_a_corrupted_download_never_replaces_a_file(healed, tmp_path):
     assert outcomes["test_file[node2::kubeadm]"][0] == "passed"
     assert lab.node("node2").path(dest).read_bytes() == good
     assert outcomes["test_file[node3::kubeadm]"][0] == "failure"
-    error = properties(tmp_path)["test_file[node3::kubeadm]"]["kubespray_verify.fix_error"]
+    fix = properties(tmp_path)["test_file[node3::kubeadm]"]
+    assert fix["action"] == "not fixed"
+    error = fix["error"]
     assert "checksum expected sha256:" in error and ", found sha256:" in error and lab.layout.files_repo in error
     assert lab.node("node3").path(dest).read_bytes() == on_node3
     assert not [p for p in lab.node("node3").path(os.path.dirname(dest)).iterdir()
