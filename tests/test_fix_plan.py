@@ -66,10 +66,10 @@ IMAGE_CASES = {
         RUN_ONCE, ["node2"], {},
         [(PULL, "node1", ()), (PUSH, "node1", ("node2",))]),
     "held under another name: tagged, not transferred": (
-        RUN_ONCE, ["node2"], {"node2": [image(f"10.200.0.2:5443/calico/node:v3.31.7", PIN)]},
+        RUN_ONCE, ["node2"], {"node2": [image("10.200.0.2:5443/calico/node:v3.31.7", PIN)]},
         [(TAG, "node2", ("node2",))]),
     "another name with other content is no source": (
-        DownloadMode(), ["node2"], {"node2": [image(f"10.200.0.2:5443/calico/node:v3.31.7", OTHER)]},
+        DownloadMode(), ["node2"], {"node2": [image("10.200.0.2:5443/calico/node:v3.31.7", OTHER)]},
         [(PULL, "node2", ("node2",))]),
     "localhost: the runner's docker pulls and pushes": (
         DownloadMode(run_once=True, delegate="localhost", localhost=True), ["node1", "node3"], {},
@@ -110,7 +110,7 @@ def test_push_streams_export_into_each_targets_own_import():
 
 
 def test_unpinned_image_under_another_name_is_tagged_when_the_registry_digest_matches():
-    held = {"node3": [image(f"10.200.0.2:5443/coredns/coredns:v1.14.2", SERVED)]}
+    held = {"node3": [image("10.200.0.2:5443/coredns/coredns:v1.14.2", SERVED)]}
     failures = [Failure("node3", DNS)]
     assert summary(plan(state(), nodes(held), failures, DownloadMode())) == [(PULL, "node3", ("node3",))]
     tagged = plan(state(), nodes(held), failures, DownloadMode(), registry_digests={DNS.reference: SERVED})

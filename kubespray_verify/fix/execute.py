@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional

@@ -4,7 +4,6 @@ import hashlib
 import json
 import os
 import pwd
-import grp
 import signal
 import ssl
 import sys

@@ -41,7 +41,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 from kubespray_verify.model import DownloadDelegate, ExpectedState, FileItem, ImageItem, Item
 from kubespray_verify.redact import redact_url
 from kubespray_verify.refs import parse_reference
-from kubespray_verify.runtimes.commands import RuntimeCommands, certs_dir_of, for_runtime
+from kubespray_verify.runtimes.commands import RuntimeCommands, for_runtime
 from kubespray_verify.runtimes.parsers import NodeImage
 
 RUNNER = "runner"  # where the runner itself acts (its docker daemon, its cache, its downloads)

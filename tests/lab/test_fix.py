@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kubespray_verify.fix.lock import FixLock
 from tests.lab.observe import image_views, ssh
@@ -217,7 +216,7 @@ def test_a_second_fix_at_once_is_refused_naming_the_first(healed, tmp_path, monk
         proc = subprocess.run(_suite_command(lab, tmp_path, "--fix"), cwd=REPO, capture_output=True, text=True,
                               timeout=300)
     assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert f"another --fix run holds the lock" in proc.stderr and f"PID {os.getpid()} of" in proc.stderr
+    assert "another --fix run holds the lock" in proc.stderr and f"PID {os.getpid()} of" in proc.stderr
     with ssh(lab.node("node1")) as client:
         assert lab.expected.hosts["node1"].item("calico_cni").reference not in image_views(client, "containerd")
 
