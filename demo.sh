@@ -17,9 +17,11 @@ fi
 say() { printf '\n== %s\n' "$*"; }
 # The command, whether or not pip's script directory is on PATH.
 kubespray-verify() { python3 -m kubespray_verify "$@"; }
+# The suite, as operators run it: pytest --inventory hosts.yml.
+suite() { python3 -m pytest --inventory "$inventory" -p no:cacheprovider "$@"; }
 
 say "installing kubespray-verify and the lab's packages"
-python3 -m pip install -q --disable-pip-version-check -c .ci/constraints.txt -e .
+python3 -m pip install -q --disable-pip-version-check -e .   # as the README's Install says
 kubespray-verify lab deps
 
 say "bringing up the lab (prefix $prefix): mirrors, registries, three nodes (containerd, docker, cri-o)"
@@ -40,7 +42,7 @@ kubespray-verify lab drift --prefix "$prefix" node3 image-from-tarball calico_no
 say "running the suite: red where drift was applied"
 mkdir -p reports/out
 set +e
-kubespray-verify check --inventory "$inventory" -q --tb=line --junitxml=reports/out/demo.xml
+suite -q --report-junit=reports/out/demo.xml --report-json=reports/out/demo.json
 rc=$?
 set -e
 if [ "$rc" -gt 1 ]; then
@@ -49,24 +51,23 @@ if [ "$rc" -gt 1 ]; then
 fi
 
 say "what --fix would do, node by node and command by command (nothing is changed)"
-{ kubespray-verify check --inventory "$inventory" -q --tb=no -m "images or files" --fix-plan || true; } \
+{ suite -q --tb=no -m "images or files" --fix-plan || true; } \
   | sed -n '/kubespray-verify --fix-plan:/,/short test summary/p' | grep -v 'short test summary'
 
 say "--fix: pull, push and download what is missing, as Kubespray's download role would; then check again"
-kubespray-verify check --inventory "$inventory" -q --tb=line -m "images or files" --fix \
-  --junitxml=reports/out/demo-fix.xml
-echo "   (each fixed check's testcase in reports/out/demo-fix.xml says what was done: property kubespray_verify.fix)"
+suite -q -m "images or files" --fix --report-junit=reports/out/demo-fix.xml --report-json=reports/out/demo-fix.json
+echo "   (each fixed check says what was done: facts.fix in reports/out/demo-fix.json, fix: in its JUnit system-out)"
 
 say "--fix again: nothing left to do"
-kubespray-verify check --inventory "$inventory" -q --tb=line -m "images or files" --fix | tail -4
+suite -q -m "images or files" --fix | tail -4
 
 cat <<NOTE
 
 == the lab is still up
   look around:   kubespray-verify lab status --prefix $prefix
                  ssh -i /var/lib/kubespray-verify/lab-$prefix/ssh/id_ed25519 root@<node ip from lab status>
-  JUnit reports: reports/out/demo.xml (before), reports/out/demo-fix.xml (with --fix)
+  reports:       reports/out/demo.xml and .json (before), reports/out/demo-fix.xml and .json (with --fix)
   pull once, push many: kubespray-verify lab drift --prefix $prefix node2 image-missing calico_node
-                 kubespray-verify check --inventory $inventory -q -m images --fix --extra-vars download_run_once=true
+                 python3 -m pytest --inventory $inventory -q -m images --fix --extra-vars download_run_once=true
   take it down:  kubespray-verify lab down --prefix $prefix
 NOTE
