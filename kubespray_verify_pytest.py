@@ -191,8 +191,14 @@ def pytest_load_initial_conftests(early_config, parser, args):
     for i, opt in enumerate(addopts[:-1]):
         if opt == "-p" and addopts[i + 1].startswith("no:"):
             early_config.pluginmanager.set_blocked(addopts[i + 1][3:])
-    if "junit_family" in ini and "junit_family" not in early_config.inicfg:
-        early_config.inicfg["junit_family"] = ini["junit_family"]
+    family = ini.get("junit_family", "xunit2")
+    if family != "xunit2":  # pytest's own default needs nothing set
+        import warnings
+
+        with warnings.catch_warnings():  # pytest 9 deprecates config.inicfg; it has no other setter
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if "junit_family" not in early_config.inicfg:
+                early_config.inicfg["junit_family"] = family
     early_config.stash[SUITE_MARKERS] = list(ini.get("markers", []))
     if str(SUITE_ROOT) not in sys.path:
         sys.path.insert(0, str(SUITE_ROOT))

@@ -207,7 +207,7 @@ class Resolver:
         if wanted and wanted != running:
             notes.append(
                 f"resolved with ansible-core {ANSIBLE_CORE_VERSION}; this Kubespray asks for ansible-core {wanted}: "
-                "install that version for Kubespray's exact answer"
+                "Kubespray's own playbooks need that version (the expected state is the same under 2.15 to 2.19)"
             )
         return notes
 
