@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kubespray_verify"
 FLOORS = {
     "__init__": 0, "errors": 0, "redact": 0, "digests": 0, "model": 0, "defaults": 0, "oci": 0,
     "http.rules": 0,
-    "refs": 1, "kubespray": 1, "cache": 1, "http": 1, "nodes.probe": 1,
+    "refs": 1, "kubespray": 1, "cache": 1, "http": 1, "nodes.probe": 1, "nodes.probe.command": 2,
     "runtimes": 2, "http.policy": 2,
     "verdicts": 3,
     "resolve": 4, "http.transport": 4,

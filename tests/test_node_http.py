@@ -15,7 +15,7 @@ import pytest
 
 from kubespray_verify import errors, oci
 from kubespray_verify.nodes.probe import http_prober as node_http
-from kubespray_verify.nodes.probe import script as node_probe
+from kubespray_verify.nodes.probe.command import probe_command
 from kubespray_verify.http.policy import NO_RETRY, ProxySettings, RetryPolicy, Timeouts
 from kubespray_verify.mirrors import endpoints, node_side
 from kubespray_verify.mirrors.plan import ImageProbe, UrlProbe
@@ -240,7 +240,7 @@ def test_the_shipped_probe_runs_without_this_package(tmp_path, plain, file_serve
     probe = containerd_probe(tmp_path, plain.host, text)
     section, keys = node_side.request([probe, UrlProbe((f"{file_server.url}/kubernetes/v1.31.0/kubeadm",), True,
                                                        ProxySettings())], ProxySettings(), Timeouts(), NO_RETRY, 2)
-    command = node_probe.command({"mirrors": section, "registry_hosts": {"dir": str(tmp_path / "certs.d")}})
+    command = probe_command({"mirrors": section, "registry_hosts": {"dir": str(tmp_path / "certs.d")}})
     # -I: no user site, no cwd; -S: no site-packages, so no installed kubespray_verify either.
     proc = subprocess.run(["bash", "-c", command.replace("python3 ", f"{sys.executable} -I -S ", 1)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=60, env={"PATH": os.environ["PATH"]})

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from kubespray_verify.nodes.probe import script as node_probe
+from kubespray_verify.nodes.probe.command import probe_command
 from kubespray_verify.nodes.checksum_memo import ChecksumMemo
 
 
@@ -26,7 +27,7 @@ def later() -> int:
 
 
 def run_probe(request: dict) -> dict:
-    proc = subprocess.run(["sh", "-c", node_probe.command(request)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(["sh", "-c", probe_command(request)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

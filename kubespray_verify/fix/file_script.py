@@ -22,10 +22,10 @@ The last line on stdout (stderr for `send`) is the JSON answer.
 
 from __future__ import annotations
 
-import base64
 import json
-import zlib
 from pathlib import Path
+
+from kubespray_verify.nodes.probe.command import script_command
 
 SCRIPT_VERSION = 1
 TEMP_SUFFIX = ".kubespray-verify-fix"  # temporary files: .<dest name>.<pid>.kubespray-verify-fix
@@ -33,11 +33,7 @@ TEMP_SUFFIX = ".kubespray-verify-fix"  # temporary files: .<dest name>.<pid>.kub
 
 def command(python: str = "python3") -> str:
     """The shell command running this script under `python`; the request goes on stdin's first line."""
-    script = base64.b64encode(zlib.compress(_source().encode(), 9)).decode()
-    guard = ("import sys;sys.version_info<(3,8) and sys.exit('kubespray-verify needs Python 3.8 or newer on the "
-             "node: '+sys.executable+' is '+sys.version.split()[0])")
-    runner = "import base64,zlib;exec(compile(zlib.decompress(base64.b64decode(sys.argv.pop(1))),'kubespray-verify-fix','exec'))"
-    return 'exec %s -c "%s;%s" %s' % (python, guard, runner, script)
+    return script_command(_source(), "kubespray-verify-fix", python, replace_shell=True)
 
 
 def request_line(request: dict) -> bytes:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
 from kubespray_verify.nodes.probe import script as node_probe
+from kubespray_verify.nodes.probe.command import probe_command
 from kubespray_verify import defaults
 from kubespray_verify.errors import VerifyError
 from kubespray_verify.kubespray import installed_path
@@ -211,7 +212,7 @@ def _assumed_facts(host: HostExpectation) -> dict:
 def _run_probe(node, request: dict) -> dict:
     from kubespray_verify.nodes.connection import run_json
 
-    answer = run_json(node, node_probe.command(request, python=node.python))
+    answer = run_json(node, probe_command(request, python=node.python))
     if answer.get("probe") != node_probe.PROBE_VERSION:
         raise VerifyError(f"{node.name}: unexpected probe answer version {answer.get('probe')!r}")
     return answer

@@ -247,14 +247,14 @@ def test_a_name_that_does_not_resolve_on_a_node(lab):
     """On the node itself (its namespace has no route out: the lookup fails there, nothing leaves the lab)."""
     import json
 
-    from kubespray_verify.nodes.probe import script as node_probe
+    from kubespray_verify.nodes.probe.command import probe_command
     from kubespray_verify.http.policy import NO_RETRY, ProxySettings, Timeouts
     from kubespray_verify.mirrors import node_side
     from kubespray_verify.mirrors.plan import UrlProbe
 
     probe = UrlProbe(("http://files.kubespray-verify.invalid:8080/kubeadm",), True, ProxySettings())
     section, keys = node_side.request([probe], ProxySettings(), Timeouts(connect=2, read=2), NO_RETRY, 1)
-    out = lab.node("node1").exec(["bash", "-c", node_probe.command({"mirrors": section})]).stdout
+    out = lab.node("node1").exec(["bash", "-c", probe_command({"mirrors": section})]).stdout
     results, requests, _ = node_side.results(json.loads(out)["mirrors"], keys)
     (attempt,) = results[probe].attempts
     assert attempt.error_type == "NameResolutionFailed" and requests == 1

@@ -381,31 +381,3 @@ if __name__ == "__main__":
 
 # Standard-library-only modules the script may import, each after the ones it imports.
 SHIPPED_MODULES = ("kubespray_verify.http.rules", "kubespray_verify.nodes.probe.http_prober")
-
-
-def _source():
-    import importlib.util
-
-    with open(__file__.replace(".pyc", ".py"), "r") as fh:
-        main = fh.read()
-    # The modules the probe may import, as text: each is made when a request needs it (`_shipped`).
-    sources = []
-    for name in SHIPPED_MODULES:
-        with open(importlib.util.find_spec(name).origin, "r") as fh:
-            sources.append((name, fh.read()))
-    return "_SHIPPED = %r\n" % sources + main
-
-
-def command(request, python="python3"):
-    """The shell command that runs this script on a node with `request` (JSON-able), under `python`
-    (the node's interpreter, written as in ansible_python_interpreter)."""
-    script = base64.b64encode(zlib.compress(_source().encode(), 9)).decode()
-    payload = base64.b64encode(zlib.compress(json.dumps(request, sort_keys=True).encode(), 9)).decode()
-    # An older Python says which it is, in a line that Python 2 also reads, instead of a SyntaxError.
-    guard = ("import sys;sys.version_info<(3,8) and sys.exit('kubespray-verify needs Python 3.8 or newer on the "
-             "node: '+sys.executable+' is '+sys.version.split()[0])")
-    runner = "import base64,zlib;exec(compile(zlib.decompress(base64.b64decode(sys.argv[1])),'kubespray-verify-probe','exec'))"
-    # sys.argv[1] holds the script while it is compiled; the script then reads its request from argv[1].
-    return "%s -c \"%s;%s\" %s %s" % (
-        python, guard, runner.replace("sys.argv[1]", "sys.argv.pop(1)"), script, payload
-    )
