@@ -174,7 +174,12 @@ def main() -> int:
         rows = results["contenders"]
         for fix, role in (("fix_default", "kubespray_default"), ("fix_run_once", "kubespray_run_once"),
                           ("fix_run_once", "kubespray_default")):
-            if "seconds" in rows.get(fix, {}) and "seconds" in rows.get(role, {}):
+            if "seconds" not in rows.get(fix, {}) or "seconds" not in rows.get(role, {}):
+                continue
+            if not (rows[fix]["healed"] and rows[role]["healed"]):  # a run that failed early is no figure
+                failed = [n for n in (role, fix) if not rows[n]["healed"]]
+                results[f"{role}_over_{fix}"] = {"not_compared": f"{' and '.join(failed)} did not heal the nodes"}
+            else:
                 results[f"{role}_over_{fix}"] = {
                     "time": round(rows[role]["seconds"] / rows[fix]["seconds"], 1),
                     "registry_bytes": (round(rows[role]["bytes_sent"] / rows[fix]["bytes_sent"], 2)
